@@ -1,0 +1,145 @@
+"""Plots the course reads again and again (LECTURE, "誤差グラフの見方" / "Accuracyグラフの見方").
+
+Learning curves follow the lecture's colours: training in red, validation in green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+TRAIN_COLOUR = "red"
+VALIDATION_COLOUR = "green"
+
+
+def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
+    return history.history if hasattr(history, "history") else history
+
+
+def learning_curves(
+    history: Any,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    title: str | None = None,
+    marks: Mapping[str, float] | None = None,
+    axes: Sequence[plt.Axes] | None = None,
+) -> plt.Figure:
+    """Loss and accuracy per epoch, training red and validation green, one panel per metric.
+
+    ``history`` is a Keras ``History`` or its ``.history`` dict; ``marks`` draws labelled
+    vertical lines at epoch positions (e.g. ``{"fine-tuning starts": 10.5}``).
+    """
+    hist = _history_dict(history)
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, metric in zip(axes, metrics, strict=True):
+        if metric not in hist:
+            raise KeyError(f"history has no {metric!r}; it has {sorted(hist)}")
+        epochs = np.arange(1, len(hist[metric]) + 1)
+        ax.plot(epochs, hist[metric], color=TRAIN_COLOUR, marker=".", label=f"training {metric}")
+        if f"val_{metric}" in hist:
+            ax.plot(epochs, hist[f"val_{metric}"], color=VALIDATION_COLOUR, marker=".",
+                    label=f"validation {metric}")
+        for label, x in (marks or {}).items():
+            ax.axvline(x, color="grey", linestyle="--", linewidth=1)
+            ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), rotation=90,
+                        va="top", ha="right", fontsize=8, color="grey")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(
+    images: np.ndarray,
+    true: Sequence[int] | None = None,
+    pred: Sequence[int] | None = None,
+    class_names: Sequence[str] | None = None,
+    ncols: int = 8,
+    cmap: str | None = None,
+    title: str | None = None,
+    size: float = 1.6,
+) -> plt.Figure:
+    """Images in a grid, each titled with its true (and predicted) label; mistakes in red."""
+    n = len(images)
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False)
+
+    def name(i: int) -> str:
+        return str(class_names[i]) if class_names is not None else str(i)
+
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, ax in enumerate(axes.flat[:n]):
+        img = np.asarray(images[k])
+        if img.ndim == 3 and img.shape[-1] == 1:
+            img = img[..., 0]
+        ax.imshow(img, cmap=cmap or ("gray" if img.ndim == 2 else None))
+        if true is None:
+            continue
+        label, colour = f"true {name(true[k])}", "black"
+        if pred is not None:
+            label += f"\npred {name(pred[k])}"
+            if pred[k] != true[k]:
+                colour = "red"
+                ax.axis("on")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_color("red")
+                    spine.set_linewidth(3)
+        ax.set_title(label, fontsize=8, color=colour)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    title: str = "Confusion matrix",
+    annotate: bool | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
+    """Seaborn heatmap of a confusion matrix (rows: true class, columns: predicted class)."""
+    import seaborn as sns
+
+    annotate = len(class_names) <= 20 if annotate is None else annotate
+    if ax is None:
+        side = min(16.0, 3 + 0.45 * len(class_names))
+        _, ax = plt.subplots(figsize=(side, side * 0.85))
+    sns.heatmap(matrix, annot=annotate, fmt="d", cmap="Blues", cbar=True, square=True,
+                xticklabels=class_names, yticklabels=class_names, ax=ax)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def probability_bars(
+    probabilities: Sequence[float], class_names: Sequence[str], ax: plt.Axes | None = None,
+    title: str = "class probabilities",
+) -> plt.Figure:
+    """Horizontal bars of one prediction's class probabilities, the predicted class in red."""
+    probabilities = np.asarray(probabilities)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 0.3 * len(class_names) + 1))
+    colours = ["red" if i == probabilities.argmax() else "grey" for i in range(len(class_names))]
+    ax.barh([str(c) for c in class_names], probabilities, color=colours)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure

@@ -1,0 +1,94 @@
+"""Headless execution of the notebooks into ``build/`` and the one-table summary (``make run``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers import config, results
+
+
+@dataclass
+class RunOutcome:
+    notebook: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def notebook_paths(selected: Sequence[str] = ()) -> list[Path]:
+    """The course notebooks in order; ``selected`` may name them by number or stem prefix."""
+    folder = config.project_root() / "notebooks"
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not selected:
+        return paths
+    chosen = []
+    for key in selected:
+        matches = [p for p in paths if p.stem.startswith(key) or p.stem.startswith(key.zfill(2))]
+        if not matches:
+            known = ", ".join(p.stem for p in paths)
+            raise SystemExit(f"no notebook matches {key!r}; the notebooks are: {known}")
+        chosen += [p for p in matches if p not in chosen]
+    return chosen
+
+
+def execute(path: Path, out_dir: Path, timeout: int = 1800) -> RunOutcome:
+    """Run one notebook top to bottom in its own folder; the executed copy goes to ``out_dir``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.time()
+    error = ""
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        error = str(err).strip().splitlines()[-1] if str(err).strip() else "cell failed"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / path.name)
+    return RunOutcome(path.stem, not error, time.time() - start, error)
+
+
+def summary(outcomes: Sequence[RunOutcome], mode: str) -> str:
+    """The table ``make run`` prints: notebook, mode, data, weights, headline metric, seconds."""
+    rows = [("notebook", "mode", "data source", "weights source", "headline metric", "seconds")]
+    for o in outcomes:
+        saved = results.load(o.notebook, mode) if o.ok else None
+        if saved:
+            prov, metric = saved["provenance"], results.HEADLINE.get(o.notebook, "")
+            value = results.lookup(saved["metrics"], metric)
+            shown = f"{metric} = {value:.4f}" if isinstance(value, float) else f"{metric} = {value}"
+            rows.append((o.notebook, mode, prov["data_source"], prov["weights_source"], shown,
+                         f"{o.seconds:.0f}"))
+        else:
+            rows.append((o.notebook, mode, "-", "-", f"FAILED: {o.error}"[:80], f"{o.seconds:.0f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(selected: Sequence[str] = ()) -> int:
+    """Execute notebooks (mode from ``LAB_MODE``, default quick here), print the summary.
+
+    Returns the number of notebooks that failed.
+    """
+    os.environ.setdefault("LAB_MODE", "quick")
+    mode = config.resolve_mode()
+    out_dir = config.project_root() / "build" / "notebooks" / mode
+    outcomes = []
+    for path in notebook_paths(selected):
+        print(f"running {path.name} ({mode}) ...", flush=True)
+        outcome = execute(path, out_dir)
+        state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        print(f"  {state} in {outcome.seconds:.0f} s -> {out_dir / path.name}", flush=True)
+        outcomes.append(outcome)
+    print()
+    print(summary(outcomes, mode))
+    return sum(not o.ok for o in outcomes)

@@ -1,0 +1,78 @@
+"""ImageNet weights for the backbones the course uses (DESIGN.md, "Modes and data").
+
+``prepare(name, mode)`` puts the no-top weight file where ``keras.applications`` looks for it
+(``$KERAS_HOME/models``, default ``~/.keras/models``), downloading it with the course's mirrors,
+checksum and resume. The result's ``keras_weights`` is what the notebook passes as
+``weights=``: ``"imagenet"``, or ``None`` (random initialisation) in quick mode when the file
+cannot be had. Full mode never falls back: it raises ``DataUnavailable``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.datasets.download import DataUnavailable, Remote, download
+
+_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
+_EFF = "https://storage.googleapis.com/keras-applications/"
+
+# Backbone name -> the no-top weight file keras.applications loads (name, URL and hash as there).
+BACKBONES: dict[str, Remote] = {
+    "VGG16": Remote(
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        (_KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",),
+        "md5:6d6bbae143d832006294945121d1f1fc",
+    ),
+    "MobileNetV2_160": Remote(
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",
+        (_KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",),
+    ),
+    "MobileNet_224": Remote(
+        "mobilenet_1_0_224_tf_no_top.h5",
+        (_KA + "mobilenet/mobilenet_1_0_224_tf_no_top.h5",),
+    ),
+    "EfficientNetB0": Remote(
+        "efficientnetb0_notop.h5",
+        (_EFF + "efficientnetb0_notop.h5",),
+        "md5:50bc09e76180e00e4465e1a485ddc09d",
+    ),
+    "EfficientNetB5": Remote(
+        "efficientnetb5_notop.h5",
+        (_EFF + "efficientnetb5_notop.h5",),
+        "md5:38879255a25d3c92d5e44e04ae6cec6f",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PreparedWeights:
+    name: str
+    source: str
+    keras_weights: str | None
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def keras_models_dir() -> Path:
+    """The folder ``keras.utils.get_file(..., cache_subdir="models")`` uses."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def prepare(name: str, mode: str) -> PreparedWeights:
+    """ImageNet weights for backbone ``name`` if they can be had; see the module docstring."""
+    try:
+        remote = BACKBONES[name]
+    except KeyError:
+        raise KeyError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}") from None
+    try:
+        path = download(remote, keras_models_dir() / remote.filename)
+    except DataUnavailable:
+        if mode == "full":
+            raise
+        return PreparedWeights(name, "random init (ImageNet weights unavailable offline)", None)
+    return PreparedWeights(name, "ImageNet", "imagenet", path)
