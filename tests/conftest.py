@@ -1,0 +1,104 @@
+"""Shared fixtures: an isolated cache/results environment and a local HTTP file server.
+
+No test touches the internet: real loaders are exercised against files served on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def lab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Cache, results and Keras home in ``tmp_path``; quick mode; no classroom mirror."""
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("LAB_MODE", "quick")
+    monkeypatch.delenv("LAB_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("LAB_OFFLINE", raising=False)
+    return tmp_path
+
+
+@dataclass
+class FileServer:
+    """Serves ``root`` on 127.0.0.1 with HTTP Range support; records every request.
+
+    ``cut_after[name] = n`` makes the *first* response for ``name`` stop after ``n`` bytes
+    (an interrupted transfer); ``fail[name] = code`` answers with that HTTP error.
+    """
+
+    root: Path
+    port: int = 0
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    cut_after: dict[str, int] = field(default_factory=dict)
+    fail: dict[str, int] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+
+def _handler(server: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            name = self.path.lstrip("/")
+            rng = self.headers.get("Range")
+            server.requests.append((name, rng))
+            if name in server.fail:
+                self.send_error(server.fail[name])
+                return
+            path = server.root / name
+            if not path.is_file():
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            start = 0
+            if rng and rng.startswith("bytes="):
+                start = int(rng.removeprefix("bytes=").split("-")[0])
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            body = data[start:]
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            cut = server.cut_after.pop(name, None)
+            self.wfile.write(body if cut is None else body[:cut])
+            if cut is not None:
+                self.close_connection = True
+
+    return Handler
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[FileServer]:
+    """A local HTTP server over ``tmp_path / "served"``; put files there, fetch ``url(name)``."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = FileServer(root)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    server.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def dead_url(name: str) -> str:
+    """A URL on 127.0.0.1 where nothing listens (port 9 is 'discard', closed here)."""
+    return f"http://127.0.0.1:9/{name}"
