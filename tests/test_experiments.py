@@ -1,0 +1,96 @@
+"""helpers.experiments: a sweep killed midway resumes with nothing finished lost or duplicated."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import experiments
+
+GRID = [{"tl": tl, "ft": 3 - tl} for tl in (3, 2, 1, 0)]
+
+# A sweep in a child process; the run for tl == KILL_AT kills the process mid-run (os._exit,
+# as a power cut or a closed Colab tab would) after the earlier runs have finished.
+CHILD = textwrap.dedent(
+    """
+    import os, sys, json
+    from pathlib import Path
+    from helpers import experiments
+
+    path, kill_at, log = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    grid = [{"tl": tl, "ft": 3 - tl} for tl in (3, 2, 1, 0)]
+
+    def run(config):
+        with open(log, "a") as fh:
+            fh.write(json.dumps(config) + "\\n")
+        if config["tl"] == kill_at:
+            os._exit(9)
+        history = [1.0, 0.5, 0.25][: config["ft"]]
+        return {"val_accuracy": 0.5 + 0.1 * config["ft"], "history": history}
+
+    experiments.sweep(path, grid, run)
+    """
+)
+
+
+def _child(tmp_path: Path, kill_at: int) -> int:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "sweep.csv"), str(kill_at),
+         str(tmp_path / "started.log")],
+        capture_output=True,
+    ).returncode
+
+
+def _started(tmp_path: Path) -> list[str]:
+    return (tmp_path / "started.log").read_text().splitlines()
+
+
+def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    assert _child(tmp_path, kill_at=1) == 9  # killed during the third run
+    finished = experiments.read_rows(tmp_path / "sweep.csv")
+    assert [(r["tl"], r["ft"]) for r in finished] == [(3, 0), (2, 1)]
+
+    assert _child(tmp_path, kill_at=-1) == 0  # the rerun
+    rows = experiments.read_rows(tmp_path / "sweep.csv")
+    assert [(r["tl"], r["ft"]) for r in rows] == [(3, 0), (2, 1), (1, 2), (0, 3)]
+    # finished runs were not redone; only the cut-off run (tl=1) ran twice
+    assert _started(tmp_path).count('{"tl": 1, "ft": 2}') == 2
+    assert _started(tmp_path).count('{"tl": 3, "ft": 0}') == 1
+    assert rows[3]["history"] == [1.0, 0.5, 0.25] and rows[3]["val_accuracy"] == pytest.approx(0.8)
+
+
+def test_torn_last_line_is_dropped_and_redone(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.csv"
+    calls = []
+
+    def run(config):
+        calls.append(config["tl"])
+        return {"score": config["tl"] * 2}
+
+    experiments.sweep(path, GRID[:2], run)
+    with open(path, "a") as fh:
+        fh.write("1,2,2")  # a row cut off while being written: no newline
+    table = experiments.sweep(path, GRID, run)
+    assert calls == [3, 2, 1, 0]
+    assert list(table["tl"]) == [3, 2, 1, 0] and list(table["score"]) == [6, 4, 2, 0]
+    assert path.read_text().count("\n") == 5  # header + 4 rows, no duplicate
+
+
+def test_table_follows_grid_order_and_reports_seconds(tmp_path: Path) -> None:
+    table = experiments.sweep(tmp_path / "s.csv", GRID, lambda c: {"score": c["ft"]})
+    again = experiments.sweep(tmp_path / "s.csv", list(reversed(GRID)), lambda c: 1 / 0)
+    assert list(again["tl"]) == [0, 1, 2, 3]  # all reused: the failing run() is never called
+    assert (table[experiments.SECONDS] >= 0).all()
+
+
+def test_bad_grids_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        experiments.sweep(tmp_path / "s.csv", [], lambda c: {})
+    with pytest.raises(ValueError, match="keys"):
+        experiments.sweep(tmp_path / "s.csv", [{"a": 1}, {"b": 2}], lambda c: {})
