@@ -1,0 +1,108 @@
+"""cats_vs_dogs: the real loader on a zip in the real layout, served on 127.0.0.1; the stand-in."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helpers.datasets
+from helpers.datasets import Remote, prepare, scan_image_folder
+from helpers.datasets.cats_vs_dogs import CLASSES, FILENAME, SCAN_FILE, SPLITS
+
+NAME = "cats_vs_dogs"
+
+
+def _jpeg(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def _archive(path: Path) -> None:
+    """``cats_and_dogs_filtered/{train,validation}/{cats,dogs}/cat.N.jpg``: 3 images per folder,
+    plus one truncated JPEG in train/dogs and the archive's stray non-image file."""
+    with zipfile.ZipFile(path, "w") as zf:
+        n = 0
+        for split in SPLITS:
+            for cls in CLASSES:
+                for _ in range(3):
+                    name = f"cats_and_dogs_filtered/{split}/{cls}/{cls[:-1]}.{n}.jpg"
+                    zf.writestr(name, _jpeg(n))
+                    n += 1
+        zf.writestr("cats_and_dogs_filtered/train/dogs/dog.999.jpg", _jpeg(999)[:200])
+        zf.writestr("cats_and_dogs_filtered/vectorize.py", b"print('not an image')\n")
+
+
+def test_real_loader_arranges_layout_and_skips_corrupt(
+    lab_env: Path, file_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _archive(file_server.root / FILENAME)
+    entry = helpers.datasets.get(NAME)
+    monkeypatch.setitem(
+        helpers.datasets._REGISTRY,
+        NAME,
+        dataclasses.replace(entry, remotes=(Remote(FILENAME, (file_server.url(FILENAME),), None),)),
+    )
+    prepared = prepare(NAME, "quick")
+    assert prepared.is_real and prepared.reason == ""
+    for split in SPLITS:
+        scan = scan_image_folder(prepared.root / split)
+        assert scan.classes == CLASSES
+        assert scan.counts() == {"cats": 3, "dogs": 3}
+        assert not scan.skipped
+    assert not (prepared.root / "train" / "dogs" / "dog.999.jpg").exists()
+    assert sorted(p.name for p in prepared.root.iterdir() if not p.name.startswith(".")) == [
+        SCAN_FILE,
+        "train",
+        "validation",
+    ]
+    lines = (prepared.root / SCAN_FILE).read_text().splitlines()
+    assert lines == [
+        "train: cats 3, dogs 3 images; skipped 1 (1 corrupt)",
+        "validation: cats 3, dogs 3 images",
+    ]
+    # A second prepare uses the cache: no further request.
+    assert prepare(NAME, "quick").root == prepared.root
+    assert len(file_server.requests) == 1
+
+
+def test_mirrors_are_tried_in_order(lab_env: Path, file_server, monkeypatch) -> None:
+    from tests.conftest import dead_url
+
+    _archive(file_server.root / FILENAME)
+    entry = helpers.datasets.get(NAME)
+    urls = (dead_url(FILENAME), file_server.url(FILENAME))
+    monkeypatch.setitem(
+        helpers.datasets._REGISTRY,
+        NAME,
+        dataclasses.replace(entry, remotes=(Remote(FILENAME, urls, None),)),
+    )
+    assert prepare(NAME, "full").is_real
+
+
+def test_official_mirrors_order() -> None:
+    urls = helpers.datasets.get(NAME).remotes[0].urls
+    assert urls[0].startswith("https://storage.googleapis.com/mledu-datasets/")
+    assert urls[1].startswith("https://download.mlcc.google.com/mledu-datasets/")
+
+
+def test_standin_same_layout_when_offline(lab_env: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    prepared = prepare(NAME, "quick")
+    assert not prepared.is_real and prepared.reason == "offline"
+    for split in SPLITS:
+        scan = scan_image_folder(prepared.root / split)
+        assert scan.classes == CLASSES
+        counts = scan.counts()
+        assert counts["cats"] == counts["dogs"] >= 50
+        with Image.open(scan.images["cats"][0]) as img:
+            assert img.mode == "RGB"
+    with pytest.raises(helpers.datasets.DataUnavailable, match="cats_and_dogs_filtered.zip"):
+        prepare(NAME, "full")
