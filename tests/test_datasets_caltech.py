@@ -1,0 +1,106 @@
+"""caltech256_horse_zebra: the real loader on a tar in Caltech-256's layout, served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helpers.datasets
+from helpers.datasets import DataUnavailable, Remote, fetch, prepare, scan_image_folder
+from helpers.datasets.caltech256_horse_zebra import FILENAME, PER_SPLIT, SCAN_FILE, SPLITS
+
+NAME = "caltech256_horse_zebra"
+
+
+def _jpeg(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _archive(path: Path, horses: int = 45, zebras: int = 42) -> str:
+    """A tar like 256_ObjectCategories.tar: two wanted categories (one horse file corrupt), one
+    other category. Returns its md5 checksum string."""
+    with tarfile.open(path, "w") as tar:
+        for folder, prefix, n in (("105.horse", "105", horses), ("250.zebra", "250", zebras)):
+            for i in range(1, n + 1):
+                _add(tar, f"256_ObjectCategories/{folder}/{prefix}_{i:04d}.jpg", _jpeg(i))
+        _add(tar, "256_ObjectCategories/105.horse/105_0999.jpg", b"\xff\xd8 not really a jpeg")
+        _add(tar, "256_ObjectCategories/001.ak47/001_0001.jpg", _jpeg(0))
+    return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, file_server, checksum: str | None) -> None:
+    entry = helpers.datasets.get(NAME)
+    remote = Remote(FILENAME, (file_server.url(FILENAME),), checksum)
+    monkeypatch.setitem(
+        helpers.datasets._REGISTRY, NAME, dataclasses.replace(entry, remotes=(remote,))
+    )
+
+
+def _names(root: Path) -> dict[tuple[str, str], set[str]]:
+    return {
+        (split, cls): {p.name for p in files}
+        for split in SPLITS
+        for cls, files in scan_image_folder(root / split).images.items()
+    }
+
+
+def test_real_loader_picks_20_per_class_and_split(
+    lab_env: Path, file_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checksum = _archive(file_server.root / FILENAME)
+    _serve(monkeypatch, file_server, checksum)
+    prepared = prepare(NAME, "full")
+    assert prepared.is_real
+    names = _names(prepared.root)
+    assert set(names) == {(s, c) for s in SPLITS for c in ("horse", "zebra")}
+    assert all(len(files) == PER_SPLIT for files in names.values())
+    for cls, prefix in (("horse", "105_"), ("zebra", "250_")):
+        train, test = names[("train", cls)], names[("test", cls)]
+        assert not train & test
+        assert all(n.startswith(prefix) for n in train | test)
+    assert "105_0999.jpg" not in set().union(*names.values())
+    scan = (prepared.root / SCAN_FILE).read_text()
+    assert "105.horse 45, 250.zebra 42" in scan and "skipped: 1 corrupt" in scan
+    assert not (prepared.root / "_unpacked").exists()
+    # The selection is fixed: building again from the same archive picks the same files.
+    (prepared.root / ".complete").unlink()
+    assert _names(fetch(NAME, progress=False).root) == names
+
+
+def test_quick_mode_does_not_download_the_large_archive(lab_env: Path, file_server, monkeypatch):
+    _archive(file_server.root / FILENAME)
+    _serve(monkeypatch, file_server, None)
+    prepared = prepare(NAME, "quick")
+    assert not prepared.is_real and "helpers fetch" in prepared.reason
+    assert file_server.requests == []
+    names = _names(prepared.root)
+    assert all(len(files) == PER_SPLIT for files in names.values())
+
+
+def test_checksum_mismatch_and_too_few_images_are_clear_errors(
+    lab_env: Path, file_server, monkeypatch
+) -> None:
+    _archive(file_server.root / FILENAME)
+    _serve(monkeypatch, file_server, "md5:" + "0" * 32)
+    with pytest.raises(DataUnavailable, match="checksum mismatch"):
+        prepare(NAME, "full")
+    _archive(file_server.root / FILENAME, zebras=30)
+    _serve(monkeypatch, file_server, None)
+    with pytest.raises(DataUnavailable, match="250.zebra .* has 30 readable images, 40 needed"):
+        prepare(NAME, "full")
