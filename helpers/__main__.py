@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from helpers import datasets, results, runner, weights
-from helpers.datasets import DataUnavailable, DatasetError
+from helpers.datasets import DatasetError, DataUnavailable
+from helpers.datasets.download import candidate_urls
 
 
 def _datasets() -> int:
@@ -15,7 +16,7 @@ def _datasets() -> int:
         entry = datasets.get(name)
         print(f"{name}  [{entry.document}] {entry.title}")
         for remote in entry.remotes:
-            print(f"    {remote.filename}: {' | '.join(datasets.download.candidate_urls(remote))}")
+            print(f"    {remote.filename}: {' | '.join(candidate_urls(remote))}")
             print(f"        place by hand at {datasets.download_path(remote)}")
         print(f"    cache: {datasets.status(name)}")
     for name, remote in weights.BACKBONES.items():

@@ -107,8 +107,10 @@ def sweep(
     rows = {_run_key(r, keys): r for r in read_rows(path)}
     todo = [c for c in grid if _run_key(c, keys) not in rows]
     if len(todo) < len(grid):
-        print(f"{description}: {len(grid) - len(todo)} of {len(grid)} runs already in {path}, "
-              "reusing them")
+        print(
+            f"{description}: {len(grid) - len(todo)} of {len(grid)} runs already in {path}, "
+            "reusing them"
+        )
     columns = list(read_rows_header(path) or [])
     for config in tqdm(todo, desc=description, unit="run"):
         start = time.time()

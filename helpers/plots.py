@@ -42,12 +42,25 @@ def learning_curves(
         epochs = np.arange(1, len(hist[metric]) + 1)
         ax.plot(epochs, hist[metric], color=TRAIN_COLOUR, marker=".", label=f"training {metric}")
         if f"val_{metric}" in hist:
-            ax.plot(epochs, hist[f"val_{metric}"], color=VALIDATION_COLOUR, marker=".",
-                    label=f"validation {metric}")
+            ax.plot(
+                epochs,
+                hist[f"val_{metric}"],
+                color=VALIDATION_COLOUR,
+                marker=".",
+                label=f"validation {metric}",
+            )
         for label, x in (marks or {}).items():
             ax.axvline(x, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), rotation=90,
-                        va="top", ha="right", fontsize=8, color="grey")
+            ax.annotate(
+                label,
+                (x, 1),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize=8,
+                color="grey",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -71,8 +84,9 @@ def image_grid(
     """Images in a grid, each titled with its true (and predicted) label; mistakes in red."""
     n = len(images)
     nrows = max(1, int(np.ceil(n / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+    )
 
     def name(i: int) -> str:
         return str(class_names[i]) if class_names is not None else str(i)
@@ -118,8 +132,17 @@ def confusion_heatmap(
     if ax is None:
         side = min(16.0, 3 + 0.45 * len(class_names))
         _, ax = plt.subplots(figsize=(side, side * 0.85))
-    sns.heatmap(matrix, annot=annotate, fmt="d", cmap="Blues", cbar=True, square=True,
-                xticklabels=class_names, yticklabels=class_names, ax=ax)
+    sns.heatmap(
+        matrix,
+        annot=annotate,
+        fmt="d",
+        cmap="Blues",
+        cbar=True,
+        square=True,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        ax=ax,
+    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
@@ -128,7 +151,9 @@ def confusion_heatmap(
 
 
 def probability_bars(
-    probabilities: Sequence[float], class_names: Sequence[str], ax: plt.Axes | None = None,
+    probabilities: Sequence[float],
+    class_names: Sequence[str],
+    ax: plt.Axes | None = None,
     title: str = "class probabilities",
 ) -> plt.Figure:
     """Horizontal bars of one prediction's class probabilities, the predicted class in red."""

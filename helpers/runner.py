@@ -42,8 +42,12 @@ def execute(path: Path, out_dir: Path, timeout: int = 1800) -> RunOutcome:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.time()
     error = ""
     try:
@@ -64,8 +68,16 @@ def summary(outcomes: Sequence[RunOutcome], mode: str) -> str:
             prov, metric = saved["provenance"], results.HEADLINE.get(o.notebook, "")
             value = results.lookup(saved["metrics"], metric)
             shown = f"{metric} = {value:.4f}" if isinstance(value, float) else f"{metric} = {value}"
-            rows.append((o.notebook, mode, prov["data_source"], prov["weights_source"], shown,
-                         f"{o.seconds:.0f}"))
+            rows.append(
+                (
+                    o.notebook,
+                    mode,
+                    prov["data_source"],
+                    prov["weights_source"],
+                    shown,
+                    f"{o.seconds:.0f}",
+                )
+            )
         else:
             rows.append((o.notebook, mode, "-", "-", f"FAILED: {o.error}"[:80], f"{o.seconds:.0f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -41,8 +41,13 @@ def _child(tmp_path: Path, kill_at: int) -> int:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     return subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "sweep.csv"), str(kill_at),
-         str(tmp_path / "started.log")],
+        [
+            sys.executable,
+            str(script),
+            str(tmp_path / "sweep.csv"),
+            str(kill_at),
+            str(tmp_path / "started.log"),
+        ],
         capture_output=True,
     ).returncode
 

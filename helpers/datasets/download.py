@@ -165,11 +165,11 @@ def extract(archive: Path, dest: Path) -> Path:
             zf.extractall(tmp)
     elif tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
+            for member in tf.getmembers():
+                _inside(tmp, member.name)
             if hasattr(tarfile, "data_filter"):
                 tf.extractall(tmp, filter="data")
             else:
-                for member in tf.getmembers():
-                    _inside(tmp, member.name)
                 tf.extractall(tmp)
     else:
         raise DataUnavailable(f"{archive} is neither a zip nor a tar archive")

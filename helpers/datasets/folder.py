@@ -60,19 +60,21 @@ def image_problem(path: Path) -> str | None:
         with Image.open(path) as img:  # verify() does not decode pixels; load() finds truncation
             img.load()
     except OSError as err:
-        return "truncated" if "truncated" in str(err) else "corrupt"
+        return "truncated" if "truncated" in str(err).lower() else "corrupt"
     except (ValueError, SyntaxError, Image.DecompressionBombError):
         return "corrupt"
     return None
 
 
 def scan_image_folder(root: Path | str, classes: list[str] | None = None) -> FolderScan:
-    """Scan ``root/<class>/*`` (hidden files ignored). ``classes`` fixes which subfolders, in order."""
+    """Scan ``root/<class>/*`` (hidden files ignored); ``classes`` picks subfolders, in order."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"no folder at {root}: expected one subfolder per class")
     if classes is None:
-        classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        classes = sorted(
+            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
     if not classes:
         raise DatasetError(f"{root} has no class subfolders: expected e.g. {root}/<class>/<image>")
     scan = FolderScan(root=root, images={})

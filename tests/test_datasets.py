@@ -1,0 +1,140 @@
+"""helpers.datasets registry and the MNIST entry: real vs stand-in, never a silent substitute."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+
+import numpy as np
+import pytest
+
+from helpers import datasets
+from helpers.datasets import DataUnavailable, Remote, mnist
+from tests.conftest import dead_url
+
+
+def fake_mnist_npz() -> bytes:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        x_train=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 60, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 10, dtype=np.uint8),
+    )
+    return buf.getvalue()
+
+
+def point_mnist_at(monkeypatch, *urls: str, checksum: str | None = None) -> None:
+    entry = datasets.get("mnist")
+    remote = Remote(mnist.FILENAME, tuple(urls), checksum)
+    monkeypatch.setitem(datasets._REGISTRY, "mnist", dataclasses.replace(entry, remotes=(remote,)))
+
+
+def test_quick_mode_offline_uses_the_standin_and_says_why(lab_env, monkeypatch) -> None:
+    point_mnist_at(monkeypatch, dead_url("mnist.npz"))
+    prepared = datasets.prepare("mnist", "quick")
+    assert not prepared.is_real
+    assert "stand-in" in str(prepared) and "unavailable" in str(prepared)
+    (x_train, y_train), (x_test, y_test) = prepared.load()
+    assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.uint8
+    assert len(x_train) == 1540 and len(x_test) == 257  # scikit-learn's 1,797 digits split 6:1
+    assert set(np.unique(y_train)) == set(range(10)) and x_train.max() == 255
+    # MNIST-like framing: the digit sits in the central 20x20 box
+    assert x_train[:, :4].max() == 0 and x_train[:, :, 24:].max() == 0
+
+
+def test_standin_is_deterministic_and_cached(lab_env, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    first = datasets.prepare("mnist", "quick")
+    assert str(first) == f"{datasets.get('mnist').standin_label} (offline)"
+    stamp = (first.root / mnist.FILENAME).stat().st_mtime_ns
+    again = datasets.prepare("mnist", "quick")
+    assert (again.root / mnist.FILENAME).stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(first.load()[0][0], again.load()[0][0])
+    assert datasets.status("mnist") == "standin cached"
+
+
+def test_full_mode_never_substitutes(lab_env, monkeypatch) -> None:
+    point_mnist_at(monkeypatch, dead_url("mnist.npz"))
+    with pytest.raises(DataUnavailable) as err:
+        datasets.prepare("mnist", "full")
+    assert dead_url("mnist.npz") in str(err.value)
+    assert str(lab_env / "cache" / "downloads" / "mnist.npz") in str(err.value)
+    assert not (lab_env / "cache" / "mnist" / "standin").exists()
+
+
+def test_real_loader_downloads_checks_and_arranges(lab_env, monkeypatch, file_server) -> None:
+    data = fake_mnist_npz()
+    (file_server.root / "mnist.npz").write_bytes(data)
+    point_mnist_at(
+        monkeypatch,
+        dead_url("mnist.npz"),
+        file_server.url("mnist.npz"),
+        checksum="sha256:" + hashlib.sha256(data).hexdigest(),
+    )
+    prepared = datasets.prepare("mnist", "full")
+    assert prepared.is_real and str(prepared) == "real"
+    (x_train, _), (x_test, _) = prepared.load()
+    assert x_train.shape == (60, 28, 28) and x_test.shape == (10, 28, 28)
+    assert datasets.status("mnist") == "real cached"
+    # a second call uses the cache: no new request
+    count = len(file_server.requests)
+    datasets.prepare("mnist", "quick")
+    assert len(file_server.requests) == count
+
+
+def test_file_placed_by_hand_is_used_offline(lab_env, monkeypatch) -> None:
+    data = fake_mnist_npz()
+    point_mnist_at(
+        monkeypatch, dead_url("mnist.npz"), checksum="sha256:" + hashlib.sha256(data).hexdigest()
+    )
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    placed = datasets.download_path(datasets.get("mnist").remotes[0])
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(data)
+    assert datasets.prepare("mnist", "full").is_real
+
+
+def test_real_mnist_remote_matches_keras() -> None:
+    remote = datasets.get("mnist").remotes[0]
+    assert remote.urls[0] == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+    assert remote.checksum.startswith("sha256:731c5ac6")
+
+
+def test_interrupted_standin_build_is_redone(lab_env, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    entry = datasets.get("mnist")
+
+    def broken(out, seed):
+        (out / "half-written").write_text("x")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(
+        datasets._REGISTRY, "mnist", dataclasses.replace(entry, build_standin=broken)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        datasets.prepare("mnist", "quick")
+    monkeypatch.setitem(datasets._REGISTRY, "mnist", entry)
+    prepared = datasets.prepare("mnist", "quick")
+    assert sorted(p.name for p in prepared.root.iterdir()) == [".complete", "mnist.npz"]
+
+
+def test_large_archives_are_not_downloaded_in_quick_mode(lab_env, monkeypatch, file_server):
+    entry = datasets.get("mnist")
+    remote = Remote(mnist.FILENAME, (file_server.url("mnist.npz"),), None)
+    monkeypatch.setitem(
+        datasets._REGISTRY,
+        "mnist",
+        dataclasses.replace(entry, remotes=(remote,), quick_download=False),
+    )
+    prepared = datasets.prepare("mnist", "quick")
+    assert not prepared.is_real and "fetch mnist" in prepared.reason
+    assert file_server.requests == []
+
+
+def test_unknown_dataset_names_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="mnist"):
+        datasets.get("imagenet")

@@ -1,0 +1,69 @@
+"""helpers.plots: the lecture's colours, labels on grids, mistakes highlighted."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import plots  # noqa: E402
+
+HISTORY = {
+    "loss": [1.0, 0.5, 0.3],
+    "val_loss": [1.1, 0.7, 0.8],
+    "accuracy": [0.5, 0.8, 0.9],
+    "val_accuracy": [0.4, 0.7, 0.7],
+}
+
+
+def teardown_function() -> None:
+    plt.close("all")
+
+
+def test_learning_curves_training_red_validation_green() -> None:
+    fig = plots.learning_curves(HISTORY, marks={"fine-tuning starts": 2.5})
+    loss_ax, acc_ax = fig.axes
+    train, val = loss_ax.get_lines()[:2]
+    assert train.get_color() == "red" and val.get_color() == "green"
+    np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(val.get_ydata(), HISTORY["val_loss"])
+    assert acc_ax.get_ylabel() == "accuracy"
+    assert any(t.get_text() == "fine-tuning starts" for t in loss_ax.texts)
+
+
+def test_learning_curves_accepts_a_keras_history_and_names_missing_metrics() -> None:
+    class History:
+        history = HISTORY
+
+    plots.learning_curves(History(), metrics=("loss",))
+    with pytest.raises(KeyError, match="auc"):
+        plots.learning_curves(HISTORY, metrics=("auc",))
+
+
+def test_image_grid_marks_mistakes_in_red() -> None:
+    images = np.zeros((4, 8, 8))
+    fig = plots.image_grid(
+        images,
+        true=[0, 1, 2, 3],
+        pred=[0, 1, 9, 3],
+        ncols=2,
+        class_names=[str(i) for i in range(10)],
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    colours = [ax.title.get_color() for ax in fig.axes]
+    assert titles[2] == "true 2\npred 9" and colours[2] == "red"
+    assert colours[0] == colours[1] == colours[3] == "black"
+
+
+def test_confusion_heatmap_and_probability_bars() -> None:
+    fig = plots.confusion_heatmap(np.array([[5, 1], [0, 4]]), ["cat", "dog"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"]
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "4", "5"]
+    fig = plots.probability_bars([0.1, 0.7, 0.2], ["a", "b", "c"])
+    bars = fig.axes[0].patches
+    assert [b.get_facecolor()[:3] for b in bars][1] == matplotlib.colors.to_rgb("red")

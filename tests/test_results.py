@@ -1,0 +1,69 @@
+"""helpers.results: recording with provenance, the document numbers, the report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import config, results
+
+
+@pytest.fixture
+def cfg(lab_env, monkeypatch):
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    monkeypatch.setenv("LAB_HOME", str(lab_env))
+    return config.setup("01_mnist_cnn", datasets=["mnist"])
+
+
+def test_record_writes_metrics_and_provenance(cfg, lab_env) -> None:
+    table = results.record(
+        "01_mnist_cnn",
+        test_accuracy=np.float32(0.97),
+        epochs=np.int64(3),
+        per_class=np.array([0.5, 1.0]),
+    )
+    saved = json.loads((lab_env / "results" / "quick" / "01_mnist_cnn.json").read_text())
+    assert saved["metrics"] == {
+        "test_accuracy": pytest.approx(0.97),
+        "epochs": 3,
+        "per_class": [0.5, 1.0],
+    }
+    prov = saved["provenance"]
+    assert prov["mode"] == "quick" and prov["device"] == "CPU"
+    assert prov["data_source"].startswith("mnist: stand-in")
+    assert prov["weights_source"] == "none (trained from scratch)"
+    assert set(prov["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
+    assert prov["wall_seconds"] >= 0 and prov["date"][:2] == "20" and prov["git_commit"]
+    row = table.set_index("metric").loc["test_accuracy"]
+    assert row["document"] == pytest.approx(0.992) and row["measured"] == pytest.approx(0.97)
+
+
+def test_record_needs_the_notebooks_setup(cfg) -> None:
+    with pytest.raises(RuntimeError, match="setup"):
+        results.record("02_data_augmentation", accuracy_sensible=0.9)
+
+
+def test_lookup_reaches_into_tables() -> None:
+    metrics = {"cats_dogs": {"tl30_ft1": {"final_val_loss": 0.1}}}
+    assert results.lookup(metrics, "cats_dogs.tl30_ft1.final_val_loss") == 0.1
+    assert results.lookup(metrics, "cats_dogs.tl0_ft31.final_val_loss") is None
+
+
+def test_document_numbers_belong_to_known_notebooks() -> None:
+    assert set(results.HEADLINE) == set(results.NOTEBOOKS)
+    assert {nb for nb, _ in results.DOCUMENT} <= set(results.NOTEBOOKS)
+    assert results.DOCUMENT[("06_efficientnet_cifar_ensemble", "cifar100_accuracy")].value == 0.55
+    assert results.DOCUMENT[("04_little_data_cats_dogs", "val_accuracy_level3")].value == 0.94
+
+
+def test_report_sets_measured_beside_document(cfg) -> None:
+    assert results.report().startswith("No results recorded yet")
+    results.record("01_mnist_cnn", test_accuracy=0.975, test_loss=0.1)
+    report = results.report()
+    lines = report.splitlines()
+    assert lines[0].startswith("| notebook | mode | metric | measured | document |")
+    row = next(line for line in lines if "test_accuracy" in line)
+    assert "| 0.9750 | 0.9920 | Keras example |" in row and "mnist: stand-in" in row
+    assert "test_loss" not in report  # only headline and document numbers are reported
