@@ -1,0 +1,116 @@
+"""flowers_roses_tulips: the real loader on a flower_photos.tgz in the real layout, served on
+127.0.0.1 (other classes dropped, a corrupt file skipped and counted, 80/20 split); the stand-in."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helpers.datasets
+from helpers.datasets import Remote, prepare, scan_image_folder
+from helpers.datasets.download import file_digest
+from helpers.datasets.flowers_roses_tulips import CLASSES, FILENAME, SCAN_FILE, SPLITS
+
+NAME = "flowers_roses_tulips"
+COUNTS = {"roses": 10, "tulips": 15, "daisy": 4}
+
+
+def _jpeg(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (18, 22, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _archive(path: Path) -> None:
+    """``flower_photos/<class>/<n>.jpg`` for roses, tulips and daisy, LICENSE.txt at the top,
+    plus one truncated JPEG among the tulips."""
+    with tarfile.open(path, "w:gz") as tar:
+        n = 0
+        for cls, count in COUNTS.items():
+            for _ in range(count):
+                _add(tar, f"flower_photos/{cls}/{1000 + n}_photo.jpg", _jpeg(n))
+                n += 1
+        _add(tar, "flower_photos/tulips/999_broken.jpg", _jpeg(999)[:150])
+        _add(tar, "flower_photos/LICENSE.txt", b"CC-BY photos\n")
+
+
+def _serve(file_server, monkeypatch, checksum: str | None) -> None:
+    entry = helpers.datasets.get(NAME)
+    remote = Remote(FILENAME, (file_server.url(FILENAME),), checksum)
+    monkeypatch.setitem(
+        helpers.datasets._REGISTRY, NAME, dataclasses.replace(entry, remotes=(remote,))
+    )
+
+
+def test_real_loader_keeps_roses_tulips_filters_and_splits(
+    lab_env: Path, file_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = file_server.root / FILENAME
+    _archive(archive)
+    _serve(file_server, monkeypatch, "sha256:" + file_digest(archive, "sha256"))
+
+    # Quick mode does not download this large archive on its own ...
+    assert not prepare(NAME, "quick").is_real
+    assert file_server.requests == []
+    # ... full mode (or `python -m helpers fetch`) does.
+    prepared = prepare(NAME, "full")
+    assert prepared.is_real
+    train = scan_image_folder(prepared.root / "train")
+    validation = scan_image_folder(prepared.root / "validation")
+    assert train.classes == validation.classes == CLASSES  # daisy dropped
+    assert train.counts() == {"roses": 8, "tulips": 12}  # 80% of the 10 and 15 readable
+    assert validation.counts() == {"roses": 2, "tulips": 3}
+    assert not train.skipped and not validation.skipped
+    names = {s: {p.name for ps in scan.images.values() for p in ps}
+             for s, scan in (("train", train), ("validation", validation))}
+    assert not names["train"] & names["validation"]
+    assert "999_broken.jpg" not in names["train"] | names["validation"]
+    assert (prepared.root / SCAN_FILE).read_text().splitlines() == [
+        "kept: roses 10, tulips 15 images; skipped 1 (1 truncated)",
+        "train: roses 8, tulips 12",
+        "validation: roses 2, tulips 3",
+    ]
+    # cached now: quick mode uses the real data, no new request
+    assert prepare(NAME, "quick").is_real
+    assert len(file_server.requests) == 1
+
+
+def test_split_is_fixed_by_seed(lab_env: Path, file_server, monkeypatch) -> None:
+    from helpers.datasets.flowers_roses_tulips import split
+
+    _archive(file_server.root / FILENAME)
+    out = lab_env / "unpacked"
+    with tarfile.open(file_server.root / FILENAME) as tar:
+        tar.extractall(out, filter="data")
+    scan = scan_image_folder(out / "flower_photos", CLASSES)
+    first, second = split(scan), split(scan)
+    assert first["validation"].images == second["validation"].images
+    assert split(scan, seed=7)["validation"].images != first["validation"].images
+
+
+def test_full_mode_fails_clearly_and_standin_has_same_layout(
+    lab_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    with pytest.raises(helpers.datasets.DataUnavailable, match="flower_photos.tgz"):
+        prepare(NAME, "full")
+    prepared = prepare(NAME, "quick")
+    assert not prepared.is_real
+    for split_name in SPLITS:
+        scan = scan_image_folder(prepared.root / split_name)
+        assert scan.classes == CLASSES and not scan.skipped
+    counts = scan_image_folder(prepared.root / "train").counts()
+    assert counts["tulips"] > counts["roses"] >= 100  # RATIO's 641 : 799, scaled down
