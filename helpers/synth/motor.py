@@ -186,8 +186,8 @@ def _chip(core: Core, rng: np.random.Generator) -> np.ndarray:
     cx, cy = core.centre
     ex, ey = cx + radius * np.cos(angle), cy + radius * np.sin(angle)
     bite = max(7.0, size * rng.uniform(0.03, 0.055))
-    corners = rng.integers(5, 8)
-    turns = np.sort(rng.uniform(0, 2 * np.pi, corners))
+    corners = int(rng.integers(5, 8))
+    turns = (np.arange(corners) + rng.uniform(-0.3, 0.3, corners)) * 2 * np.pi / corners
     reach = bite * rng.uniform(0.5, 1.0, corners)
     points = [(ex + d * np.cos(t), ey + d * np.sin(t)) for t, d in zip(turns, reach, strict=True)]
     canvas = Image.new("L", (size, size), 0)

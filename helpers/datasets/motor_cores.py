@@ -1,0 +1,205 @@
+"""Motor cores, defect vs ok (MOTOR §6.1): the synthetic cores of ``helpers.synth.motor``.
+
+MOTOR's photographs are proprietary, so the generator *is* the dataset, in both modes (it needs
+no download, so ``prepare`` always builds it; the label says it is synthetic). Two entries:
+
+* ``motor_cores``: MOTOR's numbers, 300 defect + 800 ok images at 640x640, 76/24 split;
+* ``motor_cores_small``: the same generator at 128x128 with fewer images, for quick runs.
+
+Layout of a prepared root (see ``helpers.synth.motor``)::
+
+    train/{defect,ok}/*.png   validation/{defect,ok}/*.png
+    masks/{train,validation}/defect/*.png        defects.csv (split, file, kind, core)
+
+``load_images(root, size)`` reads that layout, a student's own folder (``defect/`` and ``ok/``,
+optionally under ``train/`` and ``validation/``; masks in ``masks/`` mirroring the images if
+any) and DAGM 2007 (``ClassN/{Train,Test}/*.PNG`` with ``Label/*_label.PNG`` masks: an image
+with a label mask is a defect) through the same call. Unreadable images are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from helpers.datasets import Dataset, Prepared, prepare, register, scan_image_folder
+from helpers.datasets.folder import image_problem
+from helpers.synth import motor
+
+CLASSES = ("defect", "ok")  # class index 0 = defect, 1 = ok (alphabetical, as Keras orders)
+SPLITS = motor.SPLITS
+SMALL = {"size": 128, "n_defect": 120, "n_ok": 160}
+FULL = {"size": 640, "n_defect": 300, "n_ok": 800}
+
+
+@dataclass
+class MotorImages:
+    """Images (n, size, size, 3) uint8, labels (0 defect, 1 ok), masks (n, size, size) bool
+    (all False where none is known) and the defect kind per image (``"ok"`` for good ones)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    masks_val: np.ndarray
+    kinds_val: list[str]
+    masks_train: np.ndarray
+    kinds_train: list[str]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        def count(y: np.ndarray) -> str:
+            return ", ".join(f"{c} {int((y == i).sum())}" for i, c in enumerate(CLASSES))
+
+        line = f"train: {count(self.y_train)}; validation: {count(self.y_val)}"
+        if self.skipped:
+            line += f"; skipped {sum(self.skipped.values())} unreadable ({self.skipped})"
+        return line
+
+
+def _build(params: dict[str, int]):
+    def build(out: Path, seed: int = 0) -> None:
+        motor.write_dataset(out, seed=seed, **params)
+
+    return build
+
+
+def _synthetic(name: str, params: dict[str, int]) -> Dataset:
+    label = (f"synthetic motor cores (helpers.synth.motor, {params['size']}x{params['size']}, "
+             f"{params['n_defect']} defect + {params['n_ok']} ok)")
+    build = _build(params)
+    return Dataset(
+        name=name,
+        title=f"Motor cores, defect vs ok ({params['size']}x{params['size']}, synthetic)",
+        document="MOTOR",
+        remotes=(),
+        build_real=lambda files, out: build(out),
+        build_standin=build,
+        real_label=label,
+        standin_label=label,
+    )
+
+
+register(_synthetic("motor_cores", FULL))
+register(_synthetic("motor_cores_small", SMALL))
+
+
+def prepare_into(cfg, name: str) -> Prepared:
+    """``prepare(name, cfg.mode)``, kept in ``cfg.data`` (the recorded provenance), and printed:
+    for a dataset chosen by a notebook parameter, after ``setup()``."""
+    prepared = prepare(name, cfg.mode)
+    cfg.data[name] = prepared
+    print(f"Data          {name}: {prepared} at {prepared.root}")
+    return prepared
+
+
+def _read(path: Path, size: int, mode: str = "L") -> np.ndarray:
+    with Image.open(path) as img:
+        img = img.convert(mode)
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(img)
+
+
+def _kinds_csv(root: Path) -> dict[str, str]:
+    path = root / "defects.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as fh:
+        return {row["file"]: row["kind"] for row in csv.DictReader(fh)}
+
+
+def _samples_folder(root: Path, split: Path) -> tuple[list[tuple], dict[str, int]]:
+    """(image path, label, mask path or None, kind) for ``split/{defect,ok}``."""
+    scan = scan_image_folder(split, list(CLASSES))
+    kinds = _kinds_csv(root)
+    samples = []
+    for label, cls in enumerate(CLASSES):
+        for path in scan.images[cls]:
+            rel = path.relative_to(root).as_posix()
+            mask = root / "masks" / rel
+            kind = kinds.get(rel, "defect") if cls == "defect" else "ok"
+            samples.append((path, label, mask if mask.exists() else None, kind))
+    return samples, scan.skipped_counts()
+
+
+def _samples_dagm(folder: Path, kind: str) -> tuple[list[tuple], dict[str, int]]:
+    samples, skipped = [], {}
+    for path in sorted(folder.glob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        problem = image_problem(path)
+        if problem:
+            skipped[problem] = skipped.get(problem, 0) + 1
+            continue
+        mask = folder / "Label" / f"{path.stem}_label{path.suffix}"
+        if not mask.exists():
+            mask = next(iter(sorted((folder / "Label").glob(f"{path.stem}_label.*"))), None)
+        samples.append((path, 0 if mask else 1, mask, kind if mask else "ok"))
+    return samples, skipped
+
+
+def _split_off(samples: list[tuple], share: float, seed: int) -> tuple[list[tuple], list[tuple]]:
+    """A stratified ``share`` of ``samples`` for validation (for a folder with no split)."""
+    from sklearn.model_selection import train_test_split
+
+    labels = [s[1] for s in samples]
+    train, val = train_test_split(samples, test_size=share, stratify=labels, random_state=seed)
+    return train, val
+
+
+def _arrays(samples: list[tuple], size: int) -> tuple:
+    x = np.stack([_read(p, size, "RGB") for p, *_ in samples]) if samples else np.zeros(
+        (0, size, size, 3), np.uint8)
+    y = np.array([s[1] for s in samples], dtype=np.int64)
+    masks = np.zeros((len(samples), size, size), dtype=bool)
+    for i, (_, _, mask, _) in enumerate(samples):
+        if mask is not None:
+            masks[i] = _read(mask, size) > 127
+    return x, y, masks, [s[3] for s in samples]
+
+
+def load_images(
+    root: Path | str,
+    size: int,
+    validation_share: float = motor.VALIDATION_SHARE,
+    seed: int = 0,
+) -> MotorImages:
+    """Images resized to ``size`` x ``size`` from any of the three layouts (module docstring).
+
+    A folder without a train/validation split (a student's own ``defect/``, ``ok/``) is split
+    stratified with ``validation_share``; DAGM 2007 uses its own Train/Test folders, every
+    ``ClassN`` together (the kind of a defect is its class name).
+    """
+    root = Path(root)
+    skipped: dict[str, int] = {}
+
+    def add(counts: dict[str, int]) -> None:
+        for reason, n in counts.items():
+            skipped[reason] = skipped.get(reason, 0) + n
+
+    dagm = sorted(p for p in root.glob("Class*") if (p / "Train").is_dir())
+    if dagm:
+        train, val = [], []
+        for cls in dagm:
+            for part, into in (("Train", train), ("Test", val)):
+                found, why = _samples_dagm(cls / part, cls.name)
+                into.extend(found)
+                add(why)
+    elif all((root / s).is_dir() for s in SPLITS):
+        train, why = _samples_folder(root, root / SPLITS[0])
+        add(why)
+        val, why = _samples_folder(root, root / SPLITS[1])
+        add(why)
+    else:
+        samples, why = _samples_folder(root, root)
+        add(why)
+        train, val = _split_off(samples, validation_share, seed)
+    x_train, y_train, masks_train, kinds_train = _arrays(train, size)
+    x_val, y_val, masks_val, kinds_val = _arrays(val, size)
+    return MotorImages(x_train, y_train, x_val, y_val, masks_val, kinds_val, masks_train,
+                       kinds_train, skipped)

@@ -1,0 +1,108 @@
+"""CAM, Grad-CAM and SmoothGrad (helpers.explain) against tf-keras-vis 0.8.7 on the same model.
+
+Tolerance: 1e-4 absolute on maps min-max normalised to [0, 1] (ours scaled by tf-keras-vis's
+``normalize``, so only the methods are compared). With the same model, images and
+(for SmoothGrad) the same noise, both compute the same float32 arithmetic in a different order,
+so they differ by rounding only; 1e-4 is far below anything visible in a heatmap.
+* CAM (MOTOR eq. 18) equals Grad-CAM of the *pre-softmax* class score: its gradient with respect
+  to the last feature maps is W_c / (w h) everywhere. So CAM is checked against tf-keras-vis
+  ``Gradcam`` with ``ReplaceToLinear`` (after the same ReLU and normalisation).
+* Grad-CAM is checked against ``Gradcam`` on the softmax score, at feature-map resolution and
+  upsampled to the input (both use bilinear zoom).
+* SmoothGrad is checked against ``Saliency(smooth_samples=...)`` with numpy's global seed set to
+  the seed ``explain.smoothgrad`` uses, so both draw the same noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import explain
+
+SIZE = 64
+CONV = "last_conv"
+ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def model_and_images():
+    """A small model with MOTOR's head (last conv -> GAP -> Dense softmax) and three images."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = layers.Conv2D(16, 3, strides=2, activation="relu")(x)
+    x = layers.Conv2D(16, 3, strides=2, activation="relu", name=CONV)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(2, activation="softmax")(x))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (3, SIZE, SIZE, 3)).astype("float32")
+    return model, images
+
+
+def _scaled(maps):
+    """Our raw maps scaled as tf-keras-vis scales its own (min-max with its epsilon)."""
+    from tf_keras_vis.utils import normalize
+
+    return normalize(np.asarray(maps))
+
+
+def test_cam_matches_gradcam_of_linear_score(model_and_images):
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    model, images = model_and_images
+    theirs = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)(
+        CategoricalScore(0), images, penultimate_layer=CONV, expand_cam=False)
+    ours = explain.cam(model, images, 0, CONV)
+    assert ours.shape == (3, 7, 7)
+    np.testing.assert_allclose(_scaled(np.maximum(ours, 0)), theirs, atol=ATOL)
+    assert model.layers[-1].activation.__name__ == "softmax"  # their clone, not our model
+
+
+def test_gradcam_matches_tf_keras_vis(model_and_images):
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    model, images = model_and_images
+    gradcam = Gradcam(model, clone=True)
+    small = gradcam(CategoricalScore(1), images, penultimate_layer=CONV, expand_cam=False)
+    full = gradcam(CategoricalScore(1), images, penultimate_layer=CONV)
+    ours = explain.grad_cam(model, images, 1, CONV)
+    np.testing.assert_allclose(_scaled(ours), small, atol=ATOL)
+    np.testing.assert_allclose(_scaled(explain.upsample(ours, SIZE)), full, atol=ATOL)
+
+
+def test_smoothgrad_matches_tf_keras_vis_with_same_noise(model_and_images):
+    from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    model, images = model_and_images
+    np.random.seed(7)
+    theirs = Saliency(model, clone=True)(CategoricalScore(0), images, smooth_samples=5,
+                                         smooth_noise=0.1)
+    ours = explain.smoothgrad(model, images, 0, sigma=0.1, samples=5, seed=7)
+    assert ours.shape == (3, SIZE, SIZE)
+    assert theirs.std() > 0.05  # a map with structure, not one hot pixel
+    np.testing.assert_allclose(_scaled(ours), theirs, atol=ATOL)
+    other = explain.smoothgrad(model, images, 0, sigma=0.1, samples=5, seed=8)
+    assert not np.allclose(_scaled(other), theirs, atol=ATOL)  # the noise matters
+
+
+def test_localisation_scores():
+    masks = np.zeros((2, 4, 4), dtype=bool)
+    masks[:, :2, :2] = True
+    heat = np.zeros((2, 4, 4), dtype=np.float32)
+    heat[0, 0, 0] = 1.0  # all energy inside, peak inside
+    heat[1] = 1.0
+    heat[1, 3, 3] = 2.0  # peak outside; energy (4 * 1/2... normalised: 0) inside
+    np.testing.assert_array_equal(explain.pointing_game(heat, masks), [True, False])
+    np.testing.assert_allclose(explain.energy_inside(heat, masks), [1.0, 0.0])
+    table = explain.localisation({"m": heat}, masks, ["scratch", "dent"])
+    assert table["m"]["scratch"] == {"pointing_game": 1.0, "energy_inside": 1.0,
+                                     "mask_share": 0.25, "images": 1}
+    assert table["m"]["dent"]["pointing_game"] == 0.0
