@@ -161,6 +161,11 @@ class Config:
             f"Seed          {self.seed}",
         ]
         lines += [f"Note          {note}" for note in self.notes]
+        lines += [
+            f"Note          {name}: {entry.detail}"
+            for name, entry in {**self.data, **self.weights}.items()
+            if getattr(entry, "detail", "")
+        ]
         return "\n".join(lines)
 
 

@@ -36,7 +36,8 @@ def notebook_paths(selected: Sequence[str] = ()) -> list[Path]:
 
 
 def execute(path: Path, out_dir: Path, timeout: int = 1800) -> RunOutcome:
-    """Run one notebook top to bottom in its own folder; the executed copy goes to ``out_dir``."""
+    """Run one notebook top to bottom in its own folder; the executed copy goes to ``out_dir``,
+    the kernel's own log (TensorFlow's start-up chatter, crashes) beside it as ``<name>.log``."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -48,13 +49,14 @@ def execute(path: Path, out_dir: Path, timeout: int = 1800) -> RunOutcome:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
+    out_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
     error = ""
-    try:
-        client.execute()
-    except CellExecutionError as err:
-        error = str(err).strip().splitlines()[-1] if str(err).strip() else "cell failed"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{path.stem}.log", "w") as log:
+        try:
+            client.execute(stdout=log, stderr=log)
+        except CellExecutionError as err:
+            error = str(err).strip().splitlines()[-1] if str(err).strip() else "cell failed"
     nbformat.write(nb, out_dir / path.name)
     return RunOutcome(path.stem, not error, time.time() - start, error)
 

@@ -52,6 +52,7 @@ class PreparedWeights:
     source: str
     keras_weights: str | None
     path: Path | None = None
+    detail: str = ""
 
     def __str__(self) -> str:
         return self.source
@@ -71,8 +72,10 @@ def prepare(name: str, mode: str) -> PreparedWeights:
         raise KeyError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}") from None
     try:
         path = download(remote, keras_models_dir() / remote.filename)
-    except DataUnavailable:
+    except DataUnavailable as err:
         if mode == "full":
             raise
-        return PreparedWeights(name, "random init (ImageNet weights unavailable offline)", None)
+        return PreparedWeights(
+            name, "random init (ImageNet weights unavailable)", None, detail=str(err)
+        )
     return PreparedWeights(name, "ImageNet", "imagenet", path)

@@ -37,7 +37,8 @@ def test_quick_mode_offline_uses_the_standin_and_says_why(lab_env, monkeypatch) 
     point_mnist_at(monkeypatch, dead_url("mnist.npz"))
     prepared = datasets.prepare("mnist", "quick")
     assert not prepared.is_real
-    assert "stand-in" in str(prepared) and "unavailable" in str(prepared)
+    assert "stand-in" in str(prepared) and prepared.reason == "download failed"
+    assert dead_url("mnist.npz") in prepared.detail
     (x_train, y_train), (x_test, y_test) = prepared.load()
     assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.uint8
     assert len(x_train) == 1540 and len(x_test) == 257  # scikit-learn's 1,797 digits split 6:1

@@ -68,12 +68,14 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A dataset ready on disk: which source it is, where, and why a stand-in was used."""
+    """A dataset ready on disk: which source it is, where, and why a stand-in was used
+    (``reason`` in short, ``detail`` the full download error for the banner)."""
 
     name: str
     source: str
     root: Path
     reason: str = ""
+    detail: str = ""
 
     @property
     def is_real(self) -> bool:
@@ -149,19 +151,21 @@ def prepare(name: str, mode: str, seed: int = 0) -> Prepared:
     in quick mode only when it is already cached (``python -m helpers fetch NAME``).
     """
     dataset = get(name)
+    detail = ""
     if mode == "quick" and not dataset.quick_download and not _complete(_folder(name, "real")):
-        reason = f"real data not cached; `python -m helpers fetch {name}` downloads it"
+        reason = f"real data not cached: `python -m helpers fetch {name}` downloads it"
     else:
         try:
             return fetch(name)
         except DataUnavailable as err:
             if mode == "full":
                 raise
-            reason = "offline" if offline() else f"real data unavailable: {str(err).split(' (')[0]}"
+            reason = "offline" if offline() else "download failed"
+            detail = str(err)
     folder = _folder(name, "standin")
     if not _complete(folder):
         _build(folder, lambda out: dataset.build_standin(out, seed))
-    return Prepared(name, dataset.standin_label, folder, reason)
+    return Prepared(name, dataset.standin_label, folder, reason, detail)
 
 
 def status(name: str) -> str:
