@@ -39,9 +39,13 @@ def mobilenet_gap_classifier(
     return keras.Model(base.input, outputs, name=f"mobilenet_gap_{size}")
 
 
-def unfreeze_last_blocks(model: keras.Model, n: int) -> list[str]:
+def unfreeze_last_blocks(model: keras.Model, n: int, batch_norm: bool = False) -> list[str]:
     """Make the last ``n`` of MobileNet's 13 blocks (and the head) trainable, the rest frozen
-    (MOTOR §7.1, 再学習ブロック数). Returns the names of the trainable backbone layers."""
+    (MOTOR §7.1, 再学習ブロック数). Returns the names of the trainable backbone layers.
+
+    Their BatchNormalization layers stay frozen unless ``batch_norm``: a frozen BN layer runs in
+    inference mode, so training and validation normalise alike (the Keras transfer-learning
+    guide's advice; with few steps, moving statistics would otherwise lag the batch ones)."""
     if not 0 <= n <= MOBILENET_BLOCKS:
         raise ValueError(f"n must be 0..{MOBILENET_BLOCKS}, not {n}")
     model.trainable = True
@@ -52,8 +56,22 @@ def unfreeze_last_blocks(model: keras.Model, n: int) -> list[str]:
         if layer.name in ("gap", "predictions"):
             layer.trainable = True
         elif block is not None and block >= first:
-            layer.trainable = True
+            layer.trainable = batch_norm or not isinstance(layer, layers.BatchNormalization)
             trainable.append(layer.name)
         else:
             layer.trainable = False
     return trainable
+
+
+def calibrate_batch_norm(model: keras.Model, images) -> None:
+    """Set every BatchNormalization layer's moving mean and variance to those of ``images``
+    (one forward pass). For a backbone *without* ImageNet weights only (quick mode offline):
+    its initial statistics (mean 0, variance 1) do not fit its random filters, so its frozen
+    features would be badly scaled; this data-dependent initialisation normalises them."""
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    saved = [(layer.trainable, layer.momentum) for layer in norms]
+    for layer in norms:
+        layer.trainable, layer.momentum = True, 0.0
+    model(images, training=True)
+    for layer, (trainable, momentum) in zip(norms, saved, strict=True):
+        layer.trainable, layer.momentum = trainable, momentum

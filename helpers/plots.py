@@ -168,3 +168,64 @@ def probability_bars(
     ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def heatmap_overlays(
+    images: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    titles: Sequence[str] | None = None,
+    masks: np.ndarray | None = None,
+    alpha: float = 0.5,
+    size: float = 1.8,
+    title: str | None = None,
+) -> plt.Figure:
+    """MOTOR figures 11-16: one column per image; the input, then one row per method with its
+    heatmap (jet, [0, 1]) over the grayscale image. ``masks`` outlines the true defect in cyan."""
+    n, rows = len(images), 1 + len(maps)
+    fig, axes = plt.subplots(rows, n, figsize=(size * n, size * rows + 0.4), squeeze=False)
+    for col in range(n):
+        gray = np.asarray(images[col], dtype=np.float32)
+        gray = gray.mean(axis=-1) if gray.ndim == 3 else gray
+        for row, (method, heat) in enumerate([("input", None), *maps.items()]):
+            ax = axes[row, col]
+            ax.imshow(gray, cmap="gray")
+            if heat is not None:
+                ax.imshow(heat[col], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            if masks is not None and masks[col].any():
+                ax.contour(masks[col], levels=[0.5], colors="cyan", linewidths=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(method, fontsize=9)
+            if row == 0 and titles is not None:
+                ax.set_title(str(titles[col]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_curves(
+    table: Any,
+    x: str,
+    xlabel: str,
+    chosen: float | None = None,
+    chosen_label: str = "chosen",
+    title: str | None = None,
+) -> plt.Figure:
+    """MOTOR figures 9-10: validation accuracy and loss of a sweep against its parameter ``x``
+    (columns ``val_accuracy``, ``val_loss``); a dashed line marks ``chosen``."""
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, metric in ((ax_acc, "val_accuracy"), (ax_loss, "val_loss")):
+        ax.plot(table[x], table[metric], color=VALIDATION_COLOUR, marker="o",
+                label=f"validation {metric.removeprefix('val_')}")
+        if chosen is not None:
+            ax.axvline(chosen, color="grey", linestyle="--", linewidth=1, label=chosen_label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

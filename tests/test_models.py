@@ -45,8 +45,11 @@ def test_unfreeze_last_three_blocks_counts_weights(model):
     names = models.unfreeze_last_blocks(model, 3)
     assert {models.block_number(n) for n in names} == {11, 12, 13}
     assert model.get_layer("conv_dw_11").trainable and not model.get_layer("conv_pw_10").trainable
-    # each block: depthwise kernel, pointwise kernel, two BN (gamma, beta); + Dense kernel, bias
-    assert len(model.trainable_weights) == 3 * 6 + 2
+    # each block: depthwise and pointwise kernels (BN frozen); + Dense kernel and bias
+    assert len(model.trainable_weights) == 3 * 2 + 2
+    assert not model.get_layer("conv_pw_13_bn").trainable
+    models.unfreeze_last_blocks(model, 3, batch_norm=True)
+    assert len(model.trainable_weights) == 3 * (2 + 2 * 2) + 2  # + gamma, beta of two BN
     models.unfreeze_last_blocks(model, 0)
     assert len(model.trainable_weights) == 2
     with pytest.raises(ValueError):

@@ -12,10 +12,11 @@ from helpers.synth import motor
 
 
 @pytest.mark.parametrize("kind", motor.KINDS)
-def test_mask_covers_every_changed_pixel(kind):
+@pytest.mark.parametrize("scale", [1.0, 4.0])
+def test_mask_covers_every_changed_pixel(kind, scale):
     for seed in range(3):
         core = motor.draw_core(96, np.random.default_rng([seed, 1]))
-        image, mask = motor.add_defect(core, kind, np.random.default_rng([seed, 2]))
+        image, mask = motor.add_defect(core, kind, np.random.default_rng([seed, 2]), scale)
         changed = np.abs(image - core.image) > 1.5 / 255
         assert changed.sum() >= 8, "the defect must be visible"
         assert not (changed & ~mask).any(), "a changed pixel lies outside the mask"

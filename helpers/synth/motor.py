@@ -47,7 +47,7 @@ JAPANESE = {
 CLASSES = ("defect", "ok")
 SPLITS = ("train", "validation")
 VALIDATION_SHARE = 0.24
-MASK_LEVEL = 2.0 / 255  # a pixel changed by more than this belongs to the defect mask
+MASK_LEVEL = 0.5 / 255  # a pixel changed by more than this (visible in uint8) is in the mask
 
 
 @dataclass
@@ -151,24 +151,24 @@ def _edge_point(core: Core, rng: np.random.Generator, margin: int) -> tuple[floa
     raise ValueError("no core edge in frame")
 
 
-def _scratch(core: Core, rng: np.random.Generator) -> np.ndarray:
+def _scratch(core: Core, rng: np.random.Generator, scale: float) -> np.ndarray:
     size = core.metal.shape[0]
     x, y = _metal_point(core, rng, size // 10)
-    length = max(24.0, size * rng.uniform(0.12, 0.3))
+    length = max(24.0, size * rng.uniform(0.12, 0.3)) * scale
     a = rng.uniform(0, np.pi)
     dx, dy = np.cos(a) * length / 2, np.sin(a) * length / 2
     canvas = Image.new("L", (size, size), 0)
-    width = max(1, int(round(size * rng.uniform(0.003, 0.006))))
+    width = max(1, int(round(size * rng.uniform(0.003, 0.006) * scale)))
     ImageDraw.Draw(canvas).line([(x - dx, y - dy), (x + dx, y + dy)], fill=255, width=width)
     line = np.asarray(canvas, dtype=np.float32) / 255
     sign = 1.0 if rng.random() < 0.5 else -1.0
     return sign * rng.uniform(0.22, 0.32) * line * core.metal
 
 
-def _dent(core: Core, rng: np.random.Generator) -> np.ndarray:
+def _dent(core: Core, rng: np.random.Generator, scale: float) -> np.ndarray:
     size = core.metal.shape[0]
     x, y = _metal_point(core, rng, size // 10)
-    a = max(5.0, size * rng.uniform(0.02, 0.035))
+    a = max(5.0, size * rng.uniform(0.02, 0.035)) * scale
     b = a * rng.uniform(0.6, 1.0)
     tilt, light = rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -180,12 +180,12 @@ def _dent(core: Core, rng: np.random.Generator) -> np.ndarray:
     return shade * core.metal
 
 
-def _chip(core: Core, rng: np.random.Generator) -> np.ndarray:
+def _chip(core: Core, rng: np.random.Generator, scale: float) -> np.ndarray:
     size = core.metal.shape[0]
     radius, angle, _ = _edge_point(core, rng, size // 10)
     cx, cy = core.centre
     ex, ey = cx + radius * np.cos(angle), cy + radius * np.sin(angle)
-    bite = max(7.0, size * rng.uniform(0.03, 0.055))
+    bite = max(7.0, size * rng.uniform(0.03, 0.055)) * scale
     corners = int(rng.integers(5, 8))
     turns = (np.arange(corners) + rng.uniform(-0.3, 0.3, corners)) * 2 * np.pi / corners
     reach = bite * rng.uniform(0.5, 1.0, corners)
@@ -196,13 +196,13 @@ def _chip(core: Core, rng: np.random.Generator) -> np.ndarray:
     return np.where(gone, core.background - core.image, 0.0).astype(np.float32)
 
 
-def _misalignment(core: Core, rng: np.random.Generator) -> np.ndarray:
+def _misalignment(core: Core, rng: np.random.Generator, scale: float) -> np.ndarray:
     size = core.metal.shape[0]
     radius, angle, sign = _edge_point(core, rng, size // 10)
     r, theta = _polar(size, core.centre)
-    span = size * rng.uniform(0.1, 0.22) / radius
+    span = size * rng.uniform(0.1, 0.22) * scale / radius
     near = np.abs(np.angle(np.exp(1j * (theta - angle)))) < span / 2
-    step = max(3.0, size * rng.uniform(0.008, 0.014))
+    step = max(3.0, size * rng.uniform(0.008, 0.014)) * scale
     out = sign * (r - radius)
     sheet = near & (out > 0) & (out < step) & ~core.metal
     lip = near & (out > -step) & (out <= 0) & core.metal
@@ -212,10 +212,10 @@ def _misalignment(core: Core, rng: np.random.Generator) -> np.ndarray:
     return change
 
 
-def _rust(core: Core, rng: np.random.Generator) -> np.ndarray:
+def _rust(core: Core, rng: np.random.Generator, scale: float) -> np.ndarray:
     size = core.metal.shape[0]
     x, y = _metal_point(core, rng, size // 10)
-    radius = max(6.0, size * rng.uniform(0.03, 0.06))
+    radius = max(6.0, size * rng.uniform(0.03, 0.06)) * scale
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     blob = ndimage.gaussian_filter(rng.normal(size=(size, size)), radius / 3)
     blob = blob / (blob.std() + 1e-6)
@@ -224,10 +224,10 @@ def _rust(core: Core, rng: np.random.Generator) -> np.ndarray:
     return -rng.uniform(0.2, 0.3) * grain * (inside & core.metal)
 
 
-def _discolouration(core: Core, rng: np.random.Generator) -> np.ndarray:
+def _discolouration(core: Core, rng: np.random.Generator, scale: float) -> np.ndarray:
     size = core.metal.shape[0]
     x, y = _metal_point(core, rng, size // 6)
-    radius = size * rng.uniform(0.08, 0.15)
+    radius = size * rng.uniform(0.08, 0.15) * scale
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     d = np.hypot((xx - x) * rng.uniform(0.7, 1.0), yy - y)
     plateau = np.clip((radius - d) / (radius * 0.3), 0, 1)
@@ -245,11 +245,14 @@ _DEFECTS = {
 }
 
 
-def add_defect(core: Core, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``core`` with one defect of ``kind`` drawn in: (image in [0, 1], boolean mask)."""
+def add_defect(
+    core: Core, kind: str, rng: np.random.Generator, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``core`` with one defect of ``kind`` drawn in: (image in [0, 1], boolean mask).
+    ``scale`` multiplies the defect's size (larger defects for small quick-mode images)."""
     if kind not in _DEFECTS:
         raise ValueError(f"defect kind must be one of {KINDS}, not {kind!r}")
-    change = _DEFECTS[kind](core, rng)
+    change = _DEFECTS[kind](core, rng, scale)
     image = np.clip(core.image + change, 0, 1)
     mask = np.abs(image - core.image) > MASK_LEVEL
     mask = ndimage.binary_dilation(mask, iterations=1) if mask.any() else mask
@@ -257,7 +260,7 @@ def add_defect(core: Core, kind: str, rng: np.random.Generator) -> tuple[np.ndar
 
 
 def motor_image(
-    size: int, kind: str | None, rng: np.random.Generator
+    size: int, kind: str | None, rng: np.random.Generator, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """One grayscale core image as uint8 (``kind=None``: defect-free), its mask (uint8, 255 on
     the defect) and the part drawn (``"stator"`` or ``"rotor"``)."""
@@ -265,7 +268,7 @@ def motor_image(
     if kind is None:
         image, mask = core.image, np.zeros_like(core.metal)
     else:
-        image, mask = add_defect(core, kind, rng)
+        image, mask = add_defect(core, kind, rng, scale)
     return (image * 255).round().astype(np.uint8), mask.astype(np.uint8) * 255, core.part
 
 
@@ -277,11 +280,13 @@ def write_dataset(
     validation_share: float = VALIDATION_SHARE,
     seed: int = 0,
     kinds: tuple[str, ...] = KINDS,
+    scale: float = 1.0,
 ) -> None:
     """Write MOTOR's layout (module docstring) into ``out``; the same seed gives the same files.
 
     Defect kinds take turns, so each kind has about ``n_defect / len(kinds)`` images; each
-    class is split ``1 - validation_share`` / ``validation_share`` (MOTOR: 76% / 24%).
+    class is split ``1 - validation_share`` / ``validation_share`` (MOTOR: 76% / 24%);
+    ``scale`` enlarges every defect (see ``add_defect``).
     """
     out = Path(out)
     rows = []
@@ -291,7 +296,7 @@ def write_dataset(
             split = SPLITS[int(i >= n_train)]
             kind = kinds[i % len(kinds)] if cls == "defect" else None
             rng = np.random.default_rng([seed, cls_index, i])
-            image, mask, part = motor_image(size, kind, rng)
+            image, mask, part = motor_image(size, kind, rng, scale)
             name = f"{i:04d}_{kind}.png" if kind else f"{i:04d}.png"
             folder = out / split / cls
             folder.mkdir(parents=True, exist_ok=True)
