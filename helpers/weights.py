@@ -25,6 +25,10 @@ BACKBONES: dict[str, Remote] = {
         (_KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",),
         "md5:6d6bbae143d832006294945121d1f1fc",
     ),
+    "MobileNetV2_96": Remote(
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5",
+        (_KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5",),
+    ),
     "MobileNetV2_160": Remote(
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",
         (_KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",),
