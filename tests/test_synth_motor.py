@@ -49,6 +49,17 @@ def test_write_dataset_layout_and_determinism(tmp_path):
     for row in rows:
         mask = np.asarray(Image.open(tmp_path / "a" / "masks" / row["file"]))
         assert mask.shape == (48, 48) and mask.max() == 255
+    # a defect image is the view of an ok image of its split with the defect added
+    for row in rows:
+        split, _, name = row["file"].split("/")
+        index = int(name[:4])
+        twin = index if split == "train" else 8 + (index - 9) % 2  # 8 train ok, 9 train defect
+        twin = twin % 8 if split == "train" else twin
+        defect = np.asarray(Image.open(tmp_path / "a" / row["file"]), dtype=int)
+        ok = np.asarray(Image.open(tmp_path / "a" / split / "ok" / f"{twin:04d}.png"), dtype=int)
+        mask = np.asarray(Image.open(tmp_path / "a" / "masks" / row["file"])) > 0
+        changed = defect != ok
+        assert changed.any() and not (changed & ~mask).any()
     motor.write_dataset(tmp_path / "c", size=48, n_defect=12, n_ok=10, seed=6)
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "a" / files[-1])),
                               np.asarray(Image.open(tmp_path / "c" / files[-1])))

@@ -4,8 +4,8 @@ MOTOR's photographs are proprietary, so the generator *is* the dataset, in both 
 no download, so ``prepare`` always builds it; the label says it is synthetic). Two entries:
 
 * ``motor_cores``: MOTOR's numbers, 300 defect + 800 ok images at 640x640, 76/24 split;
-* ``motor_cores_small``: the same generator at 64x64, 150 + 150 images, defects drawn 4x larger
-  (visible at that size, learnable from random weights), for quick runs.
+* ``motor_cores_small``: the same generator at 64x64, 150 + 150 images, defects drawn 2.5x
+  larger (visible at that size), for quick runs.
 
 Layout of a prepared root (see ``helpers.synth.motor``)::
 
@@ -33,9 +33,9 @@ from helpers.synth import motor
 
 CLASSES = ("defect", "ok")  # class index 0 = defect, 1 = ok (alphabetical, as Keras orders)
 SPLITS = motor.SPLITS
-# Quick runs start from random weights offline, so their defects are drawn 4x larger (visible
-# at 64 px) and the classes balanced (chance 50%); the full set follows MOTOR exactly.
-SMALL = {"size": 64, "n_defect": 150, "n_ok": 150, "scale": 4.0}
+# Quick runs use small images, so their defects are drawn 2.5x larger (visible at 64 px), and
+# balanced classes (chance 50%); the full set follows MOTOR exactly.
+SMALL = {"size": 64, "n_defect": 150, "n_ok": 150, "scale": 2.5}
 FULL = {"size": 640, "n_defect": 300, "n_ok": 800, "scale": 1.0}
 SETTINGS = {"motor_cores": FULL, "motor_cores_small": SMALL}
 

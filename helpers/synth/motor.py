@@ -286,27 +286,40 @@ def write_dataset(
 
     Defect kinds take turns, so each kind has about ``n_defect / len(kinds)`` images; each
     class is split ``1 - validation_share`` / ``validation_share`` (MOTOR: 76% / 24%);
-    ``scale`` enlarges every defect (see ``add_defect``).
+    ``scale`` enlarges every defect (see ``add_defect``). As in MOTOR, where a few cores were
+    photographed again and again, a defect image shows the same view of a core as one of the
+    ok images of its split, with the defect added: the defect is then the only difference a
+    model can use between the classes.
     """
     out = Path(out)
+    n_train = {"defect": int(round(n_defect * (1 - validation_share))),
+               "ok": int(round(n_ok * (1 - validation_share)))}
     rows = []
-    for cls_index, (cls, n) in enumerate((("defect", n_defect), ("ok", n_ok))):
-        n_train = int(round(n * (1 - validation_share)))
+    for cls, n in (("defect", n_defect), ("ok", n_ok)):
         for i in range(n):
-            split = SPLITS[int(i >= n_train)]
+            split = SPLITS[int(i >= n_train[cls])]
+            if cls == "ok":
+                view = i
+            elif split == "train":
+                view = i % n_train["ok"]
+            else:
+                view = n_train["ok"] + (i - n_train["defect"]) % max(1, n_ok - n_train["ok"])
+            core = draw_core(size, np.random.default_rng([seed, 1, view]))
             kind = kinds[i % len(kinds)] if cls == "defect" else None
-            rng = np.random.default_rng([seed, cls_index, i])
-            image, mask, part = motor_image(size, kind, rng, scale)
+            if kind:
+                image, mask = add_defect(core, kind, np.random.default_rng([seed, 0, i]), scale)
+            else:
+                image, mask = core.image, np.zeros_like(core.metal)
             name = f"{i:04d}_{kind}.png" if kind else f"{i:04d}.png"
             folder = out / split / cls
             folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(folder / name)
+            Image.fromarray((image * 255).round().astype(np.uint8)).save(folder / name)
             if kind:
                 masks = out / "masks" / split / cls
                 masks.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(mask).save(masks / name)
+                Image.fromarray(mask.astype(np.uint8) * 255).save(masks / name)
                 rows.append({"split": split, "file": f"{split}/{cls}/{name}", "kind": kind,
-                             "core": part})
+                             "core": core.part})
     with open(out / "defects.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["split", "file", "kind", "core"])
         writer.writeheader()
