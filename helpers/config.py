@@ -169,6 +169,10 @@ class Config:
         return "\n".join(lines)
 
 
+def _by_mode(entry: str | tuple[str, str], mode: str) -> str:
+    return entry[MODES.index(mode)] if isinstance(entry, tuple) else entry
+
+
 def _sources(entries: Mapping[str, Any]) -> str:
     return "; ".join(f"{name}: {e}" for name, e in entries.items())
 
@@ -179,8 +183,8 @@ CURRENT: Config | None = None
 def setup(
     notebook: str,
     params: Mapping[str, tuple[Any, Any]] | None = None,
-    datasets: Iterable[str] = (),
-    weights: Iterable[str] = (),
+    datasets: Iterable[str | tuple[str, str]] = (),
+    weights: Iterable[str | tuple[str, str]] = (),
     seed: int = DEFAULT_SEED,
     deterministic: bool = False,
     notes: Iterable[str] = (),
@@ -188,9 +192,10 @@ def setup(
     """Seed everything, pick the mode's parameters, prepare data and weights, print the banner.
 
     ``datasets`` names entries of ``helpers.datasets``; ``weights`` names backbones of
-    ``helpers.weights`` (e.g. ``"VGG16"``). Each is prepared now, so the banner states the
-    source actually used. Full mode never substitutes: a missing download raises
-    ``DataUnavailable`` with the URL(s) and the cache path to place the file by hand.
+    ``helpers.weights`` (e.g. ``"VGG16"``); a ``(quick, full)`` pair picks one by mode. Each is
+    prepared now, so the banner states the source actually used. Full mode never substitutes:
+    a missing download raises ``DataUnavailable`` with the URL(s) and the cache path to place
+    the file by hand.
     """
     from helpers import datasets as ds
     from helpers import weights as wt
@@ -208,9 +213,9 @@ def setup(
         params=pick_params(params or {}, mode),
         notes=list(notes),
     )
-    for name in datasets:
+    for name in map(lambda entry: _by_mode(entry, mode), datasets):
         cfg.data[name] = ds.prepare(name, mode)
-    for name in weights:
+    for name in map(lambda entry: _by_mode(entry, mode), weights):
         cfg.weights[name] = wt.prepare(name, mode)
     CURRENT = cfg
     print(cfg.banner())

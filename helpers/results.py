@@ -87,6 +87,9 @@ DOCUMENT: dict[tuple[str, str], DocumentNumber] = {
     ("06_efficientnet_cifar_ensemble", "cifar100_accuracy"): DocumentNumber(
         0.55, "CIFAR", "EfficientNetB0 at 32x32, experiment 2"
     ),
+    ("06_efficientnet_cifar_ensemble", "cifar100_macro_f1"): DocumentNumber(
+        0.55, "CIFAR", "macro average F1, experiment 2"
+    ),
     ("06_efficientnet_cifar_ensemble", "ensemble_accuracy"): DocumentNumber(
         0.64, "CIFAR", "about; 5 x EfficientNetB0, experiment 3"
     ),
@@ -161,7 +164,7 @@ def provenance(cfg: config.Config) -> dict[str, Any]:
         },
         "git_commit": _git_commit(),
         "wall_seconds": round(time.time() - cfg.started, 1),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seed": cfg.seed,
         "notes": cfg.notes,
     }

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.datasets.download import DataUnavailable, Remote, download
+from helpers.datasets.download import DataUnavailable, Remote, download, in_full_mode
 
 _KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _EFF = "https://storage.googleapis.com/keras-applications/"
@@ -78,7 +78,7 @@ def prepare(name: str, mode: str) -> PreparedWeights:
         path = download(remote, keras_models_dir() / remote.filename)
     except DataUnavailable as err:
         if mode == "full":
-            raise
+            raise in_full_mode(err, "randomly initialised weights") from None
         return PreparedWeights(
             name, "random init (ImageNet weights unavailable)", None, detail=str(err)
         )

@@ -82,6 +82,13 @@ def test_setup_prepares_data_and_prints_the_banner(lab_env, monkeypatch, capsys)
     assert cfg.artifacts.is_dir()
 
 
+def test_setup_picks_datasets_by_mode(lab_env, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    monkeypatch.setenv("LAB_HOME", str(lab_env))
+    cfg = config.setup("01_mnist_cnn", datasets=[("mnist", "no-such-dataset")])
+    assert list(cfg.data) == ["mnist"]
+
+
 def test_setup_in_full_mode_offline_fails_clearly(lab_env, monkeypatch) -> None:
     from helpers.datasets import DataUnavailable
 

@@ -64,6 +64,8 @@ def test_full_mode_never_substitutes(lab_env, monkeypatch) -> None:
         datasets.prepare("mnist", "full")
     assert dead_url("mnist.npz") in str(err.value)
     assert str(lab_env / "cache" / "downloads" / "mnist.npz") in str(err.value)
+    assert "run in quick mode (LAB_MODE=quick) to use the built-in stand-in" in str(err.value)
+    assert "\n" not in str(err.value)
     assert not (lab_env / "cache" / "mnist" / "standin").exists()
 
 

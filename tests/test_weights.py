@@ -15,6 +15,7 @@ def test_quick_mode_offline_falls_back_to_random_init_and_says_so(lab_env, monke
     monkeypatch.setenv("LAB_OFFLINE", "1")
     prepared = weights.prepare("VGG16", "quick")
     assert prepared.keras_weights is None and "random init" in str(prepared)
+    assert "LAB_MODE=quick" not in prepared.detail  # already in quick mode: no such advice
 
 
 def test_full_mode_offline_raises_with_the_keras_cache_path(lab_env, monkeypatch) -> None:
@@ -24,6 +25,7 @@ def test_full_mode_offline_raises_with_the_keras_cache_path(lab_env, monkeypatch
     with pytest.raises(DataUnavailable) as err:
         weights.prepare("VGG16", "full")
     assert str(lab_env / "keras" / "models" / "vgg16_notop.h5") in str(err.value)
+    assert "LAB_MODE=quick) to use randomly initialised weights" in str(err.value)
 
 
 def test_weights_download_into_the_keras_models_folder(lab_env, monkeypatch, file_server) -> None:

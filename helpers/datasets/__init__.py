@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.config import cache_dir, offline
-from helpers.datasets.download import DataUnavailable, Remote, download
+from helpers.datasets.download import DataUnavailable, Remote, download, in_full_mode
 from helpers.datasets.folder import DatasetError, FolderScan, copy_valid, scan_image_folder
 
 __all__ = [
@@ -159,7 +159,7 @@ def prepare(name: str, mode: str, seed: int = 0) -> Prepared:
             return fetch(name)
         except DataUnavailable as err:
             if mode == "full":
-                raise
+                raise in_full_mode(err, "the built-in stand-in") from None
             reason = "offline" if offline() else "download failed"
             detail = str(err)
     folder = _folder(name, "standin")

@@ -65,9 +65,14 @@ def unavailable(remote: Remote, dest: Path, reasons: Sequence[str]) -> DataUnava
     urls = " or ".join(candidate_urls(remote))
     why = "; ".join(reasons)
     return DataUnavailable(
-        f"could not get {remote.filename} from {urls} ({why}). Download it by hand and place it "
-        f"at {dest}, or run in quick mode (LAB_MODE=quick) to use the built-in stand-in."
+        f"could not get {remote.filename} from {urls} ({why}). "
+        f"Download it by hand and place it at {dest}"
     )
+
+
+def in_full_mode(err: DataUnavailable, fallback: str) -> DataUnavailable:
+    """``err`` as full mode raises it: with quick mode named as the alternative."""
+    return DataUnavailable(f"{err}, or run in quick mode (LAB_MODE=quick) to use {fallback}.")
 
 
 def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool = True) -> Path:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from helpers.datasets import Dataset, Prepared, prepare, register, scan_image_folder
+from helpers.datasets import Dataset, register, scan_image_folder
 from helpers.datasets.folder import image_problem
 from helpers.synth import motor
 
@@ -91,15 +91,6 @@ def _synthetic(name: str, params: dict[str, float]) -> Dataset:
 
 register(_synthetic("motor_cores", FULL))
 register(_synthetic("motor_cores_small", SMALL))
-
-
-def prepare_into(cfg, name: str) -> Prepared:
-    """``prepare(name, cfg.mode)``, kept in ``cfg.data`` (the recorded provenance), and printed:
-    for a dataset chosen by a notebook parameter, after ``setup()``."""
-    prepared = prepare(name, cfg.mode)
-    cfg.data[name] = prepared
-    print(f"Data          {name}: {prepared} at {prepared.root}")
-    return prepared
 
 
 def _read(path: Path, size: int, mode: str = "L") -> np.ndarray:
