@@ -20,22 +20,10 @@ import tensorflow as tf
 from helpers import augment
 from helpers.synth import photos
 
-LECTURE_DATAGEN = dict(
-    horizontal_flip=True,
-    vertical_flip=True,
-    rotation_range=30,
-    zoom_range=0.2,
-    width_shift_range=0.2,
-    height_shift_range=0.2,
-    shear_range=10,
-    fill_mode="constant",
-    rescale=1.0 / 255.0,
-)
-
 
 def datagen_batches(folder: Path, size: int, batch_size: int):
     """The lecture's generator: the legacy class, reading and augmenting on the Python side."""
-    datagen = tf.keras.preprocessing.image.ImageDataGenerator(**LECTURE_DATAGEN)
+    datagen = tf.keras.preprocessing.image.ImageDataGenerator(**augment.LECTURE_DATAGEN)
     return datagen.flow_from_directory(
         folder, target_size=(size, size), batch_size=batch_size, class_mode="categorical", seed=0
     )
@@ -43,7 +31,7 @@ def datagen_batches(folder: Path, size: int, batch_size: int):
 
 def tf_data_batches(folder: Path, size: int, batch_size: int) -> tf.data.Dataset:
     """Keras 3: decode in tf.data, the same augmentation as layers, parallel map, prefetch."""
-    augmentation = augment.datagen_layers(seed=0, **LECTURE_DATAGEN)
+    augmentation = augment.datagen_layers(seed=0, **augment.LECTURE_DATAGEN)
     dataset = keras.utils.image_dataset_from_directory(
         folder,
         image_size=(size, size),

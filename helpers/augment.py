@@ -51,6 +51,19 @@ LECTURE_KEYWORDS = (
 )
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
+# The generator the lecture shows (LECTURE, "データ拡張の実装").
+LECTURE_DATAGEN: dict[str, Any] = dict(
+    horizontal_flip=True,
+    vertical_flip=True,
+    rotation_range=30,
+    zoom_range=0.2,
+    width_shift_range=0.2,
+    height_shift_range=0.2,
+    shear_range=10,
+    fill_mode="constant",
+    rescale=1.0 / 255.0,
+)
+
 
 def _check_range(name: str, value: float, upper: float, inclusive: bool = True) -> float:
     value = float(value)

@@ -6,12 +6,16 @@ No test touches the internet: real loaders are exercised against files served on
 from __future__ import annotations
 
 import http.server
+import io
+import tarfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 
 @pytest.fixture
@@ -102,3 +106,18 @@ def file_server(tmp_path: Path) -> Iterator[FileServer]:
 def dead_url(name: str) -> str:
     """A URL on 127.0.0.1 where nothing listens (port 9 is 'discard', closed here)."""
     return f"http://127.0.0.1:9/{name}"
+
+
+def jpeg_bytes(seed: int) -> bytes:
+    """A small random colour JPEG, different per seed."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    """Add ``data`` to an open tar as member ``name``."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))

@@ -201,17 +201,7 @@ def test_rescale_matches_the_generator():
 
 
 def test_lecture_generator_maps_and_is_inactive_at_inference():
-    lecture = dict(
-        horizontal_flip=True,
-        vertical_flip=True,
-        rotation_range=30,
-        zoom_range=0.2,
-        width_shift_range=0.2,
-        height_shift_range=0.2,
-        shear_range=10,
-        fill_mode="constant",
-        rescale=1.0 / 255.0,
-    )
+    lecture = augment.LECTURE_DATAGEN
     pipeline = augment.datagen_layers(seed=1, **lecture)
     ImageDataGenerator(**lecture)  # the same keywords are valid for the legacy class
     image = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import tarfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import helpers.datasets
 from helpers.datasets import DataUnavailable, Remote, fetch, prepare, scan_image_folder
 from helpers.datasets.caltech256_horse_zebra import FILENAME, PER_SPLIT, SCAN_FILE, SPLITS
+from tests.conftest import jpeg_bytes, tar_add
 
 NAME = "caltech256_horse_zebra"
-
-
-def _jpeg(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 255, (16, 20, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="JPEG")
-    return buf.getvalue()
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
 
 
 def _archive(path: Path, horses: int = 45, zebras: int = 42) -> str:
@@ -38,9 +23,9 @@ def _archive(path: Path, horses: int = 45, zebras: int = 42) -> str:
     with tarfile.open(path, "w") as tar:
         for folder, prefix, n in (("105.horse", "105", horses), ("250.zebra", "250", zebras)):
             for i in range(1, n + 1):
-                _add(tar, f"256_ObjectCategories/{folder}/{prefix}_{i:04d}.jpg", _jpeg(i))
-        _add(tar, "256_ObjectCategories/105.horse/105_0999.jpg", b"\xff\xd8 not really a jpeg")
-        _add(tar, "256_ObjectCategories/001.ak47/001_0001.jpg", _jpeg(0))
+                tar_add(tar, f"256_ObjectCategories/{folder}/{prefix}_{i:04d}.jpg", jpeg_bytes(i))
+        tar_add(tar, "256_ObjectCategories/105.horse/105_0999.jpg", b"\xff\xd8 not really a jpeg")
+        tar_add(tar, "256_ObjectCategories/001.ak47/001_0001.jpg", jpeg_bytes(0))
     return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
 
 

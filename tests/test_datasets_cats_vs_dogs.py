@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 import helpers.datasets
 from helpers.datasets import Remote, prepare, scan_image_folder
 from helpers.datasets.cats_vs_dogs import CLASSES, FILENAME, SCAN_FILE, SPLITS
+from tests.conftest import jpeg_bytes
 
 NAME = "cats_vs_dogs"
-
-
-def _jpeg(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 255, (20, 24, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="JPEG")
-    return buf.getvalue()
 
 
 def _archive(path: Path) -> None:
@@ -35,9 +27,9 @@ def _archive(path: Path) -> None:
             for cls in CLASSES:
                 for _ in range(3):
                     name = f"cats_and_dogs_filtered/{split}/{cls}/{cls[:-1]}.{n}.jpg"
-                    zf.writestr(name, _jpeg(n))
+                    zf.writestr(name, jpeg_bytes(n))
                     n += 1
-        zf.writestr("cats_and_dogs_filtered/train/dogs/dog.999.jpg", _jpeg(999)[:200])
+        zf.writestr("cats_and_dogs_filtered/train/dogs/dog.999.jpg", jpeg_bytes(999)[:200])
         zf.writestr("cats_and_dogs_filtered/vectorize.py", b"print('not an image')\n")
 
 

@@ -4,34 +4,19 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import tarfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import helpers.datasets
 from helpers.datasets import Remote, prepare, scan_image_folder
 from helpers.datasets.download import file_digest
 from helpers.datasets.flowers_roses_tulips import CLASSES, FILENAME, SCAN_FILE, SPLITS
+from tests.conftest import jpeg_bytes, tar_add
 
 NAME = "flowers_roses_tulips"
 COUNTS = {"roses": 10, "tulips": 15, "daisy": 4}
-
-
-def _jpeg(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 255, (18, 22, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="JPEG")
-    return buf.getvalue()
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
 
 
 def _archive(path: Path) -> None:
@@ -41,10 +26,10 @@ def _archive(path: Path) -> None:
         n = 0
         for cls, count in COUNTS.items():
             for _ in range(count):
-                _add(tar, f"flower_photos/{cls}/{1000 + n}_photo.jpg", _jpeg(n))
+                tar_add(tar, f"flower_photos/{cls}/{1000 + n}_photo.jpg", jpeg_bytes(n))
                 n += 1
-        _add(tar, "flower_photos/tulips/999_broken.jpg", _jpeg(999)[:150])
-        _add(tar, "flower_photos/LICENSE.txt", b"CC-BY photos\n")
+        tar_add(tar, "flower_photos/tulips/999_broken.jpg", jpeg_bytes(999)[:150])
+        tar_add(tar, "flower_photos/LICENSE.txt", b"CC-BY photos\n")
 
 
 def _serve(file_server, monkeypatch, checksum: str | None) -> None:

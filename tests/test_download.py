@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers.datasets.download import DataUnavailable, Remote, download, extract
-from tests.conftest import dead_url
+from tests.conftest import dead_url, tar_add
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, several read chunks
 SHA = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()
@@ -113,9 +113,7 @@ def _tar_bytes(files: dict[str, bytes], mode: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode=mode) as tf:
         for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+            tar_add(tf, name, data)
     return buf.getvalue()
 
 
