@@ -26,7 +26,7 @@ run: $(STAMP)
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
 test: $(STAMP)
-	LAB_MODE=quick LAB_RESULTS=build/test-results $(PY) -m pytest -v --durations=15 \
+	LAB_MODE=quick LAB_RESULTS=$(CURDIR)/build/test-results $(PY) -m pytest -v --durations=15 \
 		--nbval-lax --nbval-cell-timeout=900 tests notebooks; \
 	status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \

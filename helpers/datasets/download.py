@@ -13,7 +13,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
@@ -61,12 +61,11 @@ def checksum_ok(path: Path, checksum: str | None) -> bool:
     return file_digest(path, algo) == expected.lower()
 
 
-def unavailable(remote: Remote, dest: Path, reasons: Sequence[str]) -> DataUnavailable:
-    urls = " or ".join(candidate_urls(remote))
-    why = "; ".join(reasons)
+def unavailable(remote: Remote, dest: Path, reasons: Mapping[str, str]) -> DataUnavailable:
+    """One line: every URL with why it failed, and where to place the file by hand."""
+    tried = " or ".join(f"{url} ({reasons[url]})" for url in candidate_urls(remote))
     return DataUnavailable(
-        f"could not get {remote.filename} from {urls} ({why}). "
-        f"Download it by hand and place it at {dest}"
+        f"could not get {remote.filename} from {tried}. Download it by hand and place it at {dest}"
     )
 
 
@@ -87,18 +86,19 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
         return dest
     if offline():
         bad = f"; the file at {dest} fails its checksum" if dest.exists() else ""
-        raise unavailable(remote, dest, [f"downloads are disabled (LAB_OFFLINE=1){bad}"])
+        why = f"not tried: downloads are disabled, LAB_OFFLINE=1{bad}"
+        raise unavailable(remote, dest, dict.fromkeys(candidate_urls(remote), why))
     part = dest.with_name(dest.name + ".part")
-    reasons = []
+    reasons = {}
     for url in candidate_urls(remote):
         try:
             _fetch_with_resume(url, part, timeout, progress)
         except (urllib.error.URLError, HTTPException, OSError, ValueError) as err:
-            reasons.append(f"{url}: {_reason(err)}")
+            reasons[url] = _reason(err)
             continue
         if not checksum_ok(part, remote.checksum):
             part.unlink()
-            reasons.append(f"{url}: checksum mismatch")
+            reasons[url] = "checksum mismatch"
             continue
         part.replace(dest)
         return dest
