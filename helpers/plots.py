@@ -118,6 +118,26 @@ def image_grid(
     return fig
 
 
+def image_rows(
+    rows: Mapping[str, Sequence[np.ndarray]], ncols: int, size: float = 1.9
+) -> plt.Figure:
+    """One labelled row of images per entry (e.g. random draws of one transform, LECTURE
+    "データ拡張"); pixel values in 0-255 or 0-1."""
+    fig, axes = plt.subplots(
+        len(rows), ncols, figsize=(size * ncols * 1.3, size * len(rows)), squeeze=False
+    )
+    for ax_row, (label, images) in zip(axes, rows.items(), strict=True):
+        for ax, img in zip(ax_row, images, strict=False):
+            img = np.asarray(img)
+            img = img / 255.0 if img.max() > 1.5 else img
+            ax.imshow(np.clip(img.squeeze(), 0, 1), cmap="gray")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_heatmap(
     matrix: np.ndarray,
     class_names: Sequence[str],

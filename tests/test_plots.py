@@ -67,3 +67,12 @@ def test_confusion_heatmap_and_probability_bars() -> None:
     fig = plots.probability_bars([0.1, 0.7, 0.2], ["a", "b", "c"])
     bars = fig.axes[0].patches
     assert [b.get_facecolor()[:3] for b in bars][1] == matplotlib.colors.to_rgb("red")
+
+
+def test_image_rows_labels_each_row_and_scales_0_255() -> None:
+    rows = {"flip": [np.full((4, 4), 255.0)] * 3, "none": [np.zeros((4, 4))] * 2}
+    fig = plots.image_rows(rows, ncols=3)
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["flip", "none"]
+    assert axes[0, 0].images[0].get_array().max() == 1.0  # 0-255 shown as 0-1
+    assert not axes[1, 2].images  # a short row leaves its last cells empty
