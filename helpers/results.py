@@ -232,11 +232,17 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _kinds(sources: str) -> str:
+    """``"mnist: stand-in (…) (why)"`` -> ``"mnist: stand-in"``: which kind of source, per entry."""
+    return "; ".join(part.split(" (")[0] for part in sources.split("; "))
+
+
 def report(modes: tuple[str, ...] = config.MODES) -> str:
     """Markdown table: every recorded headline and document number, measured beside document."""
     lines = [
-        "| notebook | mode | metric | measured | document | source | data | measured on |",
-        "|---|---|---|---|---|---|---|---|",
+        "| notebook | mode | metric | measured | document | source | data | weights "
+        "| measured on |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for notebook in NOTEBOOKS:
         for mode in modes:
@@ -253,7 +259,8 @@ def report(modes: tuple[str, ...] = config.MODES) -> str:
             for row in rows:
                 lines.append(
                     f"| {notebook} | {mode} | {row['metric']} | {_fmt(row['measured'])} | "
-                    f"{_fmt(row['document'])} | {row['source']} | {prov['data_source']} | "
+                    f"{_fmt(row['document'])} | {row['source']} | {_kinds(prov['data_source'])} | "
+                    f"{_kinds(prov['weights_source'])} | "
                     f"{prov['date'][:10]}, {prov['device']}, {prov['git_commit']} |"
                 )
     if len(lines) == 2:

@@ -134,7 +134,8 @@ def test_large_archives_are_not_downloaded_in_quick_mode(lab_env, monkeypatch, f
         dataclasses.replace(entry, remotes=(remote,), quick_download=False),
     )
     prepared = datasets.prepare("mnist", "quick")
-    assert not prepared.is_real and "fetch mnist" in prepared.reason
+    assert not prepared.is_real and prepared.reason == "real data not cached"
+    assert "python -m helpers fetch mnist" in prepared.detail
     assert file_server.requests == []
 
 

@@ -72,7 +72,7 @@ def test_quick_mode_does_not_download_the_large_archive(lab_env: Path, file_serv
     _archive(file_server.root / FILENAME)
     _serve(monkeypatch, file_server, None)
     prepared = prepare(NAME, "quick")
-    assert not prepared.is_real and "helpers fetch" in prepared.reason
+    assert not prepared.is_real and "helpers fetch" in prepared.detail
     assert file_server.requests == []
     names = _names(prepared.root)
     assert all(len(files) == PER_SPLIT for files in names.values())

@@ -121,7 +121,7 @@ def test_quick_mode_uses_the_standin_in_the_same_layout(lab_env, name, classes):
     prepared = prepare(name, "quick")
     (x_train, y_train), (x_test, y_test) = prepared.load()
 
-    assert not prepared.is_real and "fetch" in prepared.reason
+    assert not prepared.is_real and "fetch" in prepared.detail
     assert x_train.dtype == np.uint8 and x_train.shape[1:] == (32, 32, 3)
     assert y_train.dtype == np.uint8 and y_train.shape == (len(x_train), 1)
     assert set(np.unique(y_train)) == set(range(len(classes)))

@@ -65,5 +65,5 @@ def test_report_sets_measured_beside_document(cfg) -> None:
     lines = report.splitlines()
     assert lines[0].startswith("| notebook | mode | metric | measured | document |")
     row = next(line for line in lines if "test_accuracy" in line)
-    assert "| 0.9750 | 0.9920 | Keras example |" in row and "mnist: stand-in" in row
+    assert "| 0.9750 | 0.9920 | Keras example | mnist: stand-in | none |" in row
     assert "test_loss" not in report  # only headline and document numbers are reported

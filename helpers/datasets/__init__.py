@@ -153,7 +153,8 @@ def prepare(name: str, mode: str, seed: int = 0) -> Prepared:
     dataset = get(name)
     detail = ""
     if mode == "quick" and not dataset.quick_download and not _complete(_folder(name, "real")):
-        reason = f"real data not cached: `python -m helpers fetch {name}` downloads it"
+        reason = "real data not cached"
+        detail = f"too large for a quick run's download: `python -m helpers fetch {name}` gets it"
     else:
         try:
             return fetch(name)
