@@ -1,18 +1,21 @@
-# The course's commands. Each creates the virtual environment .venv on first use.
+# The course's commands. Each creates its virtual environment on first use.
 #   make run    execute every notebook in quick mode into build/ and print the summary
-#   make test   unit tests + every notebook under nbval (quick mode)
+#   make test   unit tests + every notebook under nbval (quick mode), on TensorFlow (.venv)
+#               and again on JAX in an environment without TensorFlow (.venv-jax)
 #   make lab    JupyterLab on notebooks/
-#   make lint   ruff over helpers, tests and notebooks
+#   make lint   ruff over helpers, tests, benchmarks and notebooks
 
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+VENV_JAX := .venv-jax
+PY_JAX   := $(VENV_JAX)/bin/python
+STAMP_JAX:= $(VENV_JAX)/.installed
 
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: run test unit notebooks lab lint report clean
+.PHONY: run test test-tensorflow test-jax lab lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,19 +24,40 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+$(STAMP_JAX): requirements-jax.txt pyproject.toml
+	test -x $(PY_JAX) || $(PYTHON) -m venv $(VENV_JAX)
+	$(PY_JAX) -m pip install --quiet --upgrade pip
+	$(PY_JAX) -m pip install --quiet -r requirements-jax.txt
+	$(PY_JAX) -m pip install --quiet --no-deps -e .
+	touch $@
+
 run: $(STAMP)
 	LAB_MODE=quick $(PY) -m helpers run
 
-# pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
-test: $(STAMP)
-	LAB_MODE=quick LAB_RESULTS=$(CURDIR)/build/test-results $(PY) -m pytest -v --durations=15 \
-		--nbval-lax --nbval-cell-timeout=900 tests notebooks; \
+# One pytest run per backend; pytest's exit 5 (it collected nothing) is a failure here, never a
+# silent pass. Each run keeps its own build folder (checkpoints, sweeps) and results folder, so
+# neither replays the other's runs, nor those of `make run`.
+define pytest_run
+	$(1) -m pytest -v --durations=10 --nbval-lax --nbval-cell-timeout=900 tests notebooks; \
 	status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$status
+endef
 
-unit: $(STAMP)
-	$(PY) -m pytest -v tests
+test: test-tensorflow test-jax
+
+test-tensorflow: $(STAMP)
+	rm -rf build/test
+	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test LAB_RESULTS=$(CURDIR)/build/test/results \
+		$(call pytest_run,$(PY))
+
+test-jax: $(STAMP_JAX)
+	@$(PY_JAX) -c "import importlib.util, sys; \
+		sys.exit('TensorFlow is installed in $(VENV_JAX): the JAX run must not have it' \
+		if importlib.util.find_spec('tensorflow') else 0)"
+	rm -rf build/test-jax
+	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax LAB_BUILD=$(CURDIR)/build/test-jax \
+		LAB_RESULTS=$(CURDIR)/build/test-jax/results $(call pytest_run,$(PY_JAX))
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

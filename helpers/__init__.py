@@ -1,9 +1,18 @@
-"""Shared helpers of the CNN / augmentation / transfer-learning lab course (DESIGN.md).
+"""Shared helpers of the CNN / augmentation / transfer-learning lab course.
 
-Notebooks start with ``cfg = helpers.setup("01_mnist_cnn", params=..., datasets=[...])``.
+Import ``helpers`` before ``keras``: it chooses the Keras backend first (TensorFlow where it is
+installed, JAX where it is not; ``LAB_BACKEND`` overrides). Notebooks then start with
+``cfg = helpers.setup("01_mnist_cnn", params=..., datasets=[...])`` (docs/architecture.md).
 """
 
-from helpers.config import setup
+from helpers import runtime
+
+runtime.select_backend()
+
+from helpers import magics  # noqa: E402  (after the backend is chosen)
+from helpers.config import setup  # noqa: E402
+
+magics.register()
 
 REPOSITORY_URL = "https://github.com/dl-lab-course/cnn-transfer-course"
 """The course repository: Colab cells install ``helpers`` from here (tests keep notebooks and

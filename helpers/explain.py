@@ -3,16 +3,17 @@ each map falls on the defect mask (beyond MOTOR, which could only look).
 
 Maps are computed for a chosen class (here: ``defect``) from a model whose last layers are
 ``last conv -> GlobalAveragePooling2D -> Dense softmax`` (``helpers.models``). All three agree
-with tf-keras-vis 0.8.7 (``tests/test_explain.py`` states the tolerances).
+with tf-keras-vis 0.8.7 (``tests/test_explain.py`` states the tolerances), and they run on
+both Keras backends: the one step Keras 3 does not abstract, a gradient, is ``_gradient``, with a
+TensorFlow and a JAX version that the tests check against each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from scipy import ndimage
 
 from helpers.models import LAST_CONV
@@ -21,30 +22,49 @@ SMOOTHGRAD_SIGMA = 0.1  # MOTOR §7.2: sigma = 0.1, 50 samples
 SMOOTHGRAD_SAMPLES = 50
 
 
-def _features_and_output(model: keras.Model, conv_layer: str) -> keras.Model:
-    return keras.Model(model.inputs, [model.get_layer(conv_layer).output, model.output])
+def _gradient(score: Callable, x: np.ndarray) -> np.ndarray:
+    """d sum(score(x)) / dx for a float32 batch ``x``: each sample's score depends on its own
+    input only, so this is every sample's gradient at once."""
+    x = np.asarray(x, dtype=np.float32)
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return np.asarray(jax.grad(lambda v: jnp.sum(score(v)))(jnp.asarray(x)))
+    import tensorflow as tf
+
+    inputs = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        total = tf.reduce_sum(score(inputs))
+    return tape.gradient(total, inputs).numpy()
+
+
+def _split_at(model: keras.Model, conv_layer: str) -> tuple[keras.Model, keras.Model]:
+    """(input -> last conv feature maps, feature maps -> class probabilities)."""
+    conv = model.get_layer(conv_layer).output
+    return keras.Model(model.input, conv), keras.Model(conv, model.output)
 
 
 def cam(model: keras.Model, images: np.ndarray, class_index: int,
         conv_layer: str = LAST_CONV) -> np.ndarray:
     """Class activation maps (MOTOR eq. 18): M = sum_k W_kc z_k over the last conv feature
     maps z_k, with the output layer's weights W (bias ignored, as MOTOR). Shape (n, h, w)."""
-    features, _ = _features_and_output(model, conv_layer)(images, training=False)
+    features, _ = _split_at(model, conv_layer)
     kernel = keras.ops.convert_to_numpy(model.layers[-1].kernel)
-    return np.tensordot(keras.ops.convert_to_numpy(features), kernel[:, class_index], axes=1)
+    z = keras.ops.convert_to_numpy(features(images, training=False))
+    return np.tensordot(z, kernel[:, class_index], axes=1)
 
 
 def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
              conv_layer: str = LAST_CONV) -> np.ndarray:
     """Grad-CAM: ReLU of the feature maps weighted by the spatial mean of the gradients of the
     class score (the softmax output) with respect to them. Shape (n, h, w)."""
-    model_two = _features_and_output(model, conv_layer)
-    with tf.GradientTape() as tape:
-        features, output = model_two(tf.convert_to_tensor(images), training=False)
-        score = output[:, class_index]
-    grads = tape.gradient(score, features)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    return tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)).numpy()
+    features, head = _split_at(model, conv_layer)
+    z = keras.ops.convert_to_numpy(features(images, training=False))
+    grads = _gradient(lambda v: head(v, training=False)[:, class_index], z)
+    weights = grads.mean(axis=(1, 2), keepdims=True)
+    return np.maximum((z * weights).sum(axis=-1), 0.0)
 
 
 def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
@@ -63,11 +83,7 @@ def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
     noisy = tiled + np.random.RandomState(seed).normal(0.0, spread[None], tiled.shape)
     total = np.zeros_like(x)
     for batch in noisy:
-        inputs = tf.convert_to_tensor(batch, dtype=tf.float32)
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            score = model(inputs, training=False)[:, class_index]
-        total += np.abs(tape.gradient(score, inputs).numpy())
+        total += np.abs(_gradient(lambda v: model(v, training=False)[:, class_index], batch))
     return (total / samples).max(axis=-1)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 TRAIN_COLOUR = "red"
 VALIDATION_COLOUR = "green"
+MIN_SPAN = {"loss": 0.1, "accuracy": 0.1}  # smallest y-range drawn, so flat noise looks flat
 
 
 def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
@@ -25,11 +26,15 @@ def learning_curves(
     title: str | None = None,
     marks: Mapping[str, float] | None = None,
     axes: Sequence[plt.Axes] | None = None,
+    chance: Mapping[str, float] | None = None,
 ) -> plt.Figure:
     """Loss and accuracy per epoch, training red and validation green, one panel per metric.
 
     ``history`` is a Keras ``History`` or its ``.history`` dict; ``marks`` draws labelled
-    vertical lines at epoch positions (e.g. ``{"fine-tuning starts": 10.5}``).
+    vertical lines at epoch positions (e.g. ``{"fine-tuning starts": 10.5}``); ``chance`` draws
+    a dotted line at each metric's chance level (e.g. ``{"accuracy": 0.5, "loss": 0.693}``).
+    The y-axis spans at least ``MIN_SPAN`` of loss or accuracy, so that noise of 1e-4 around a
+    flat curve is drawn flat instead of as zig-zags filling the panel.
     """
     hist = _history_dict(history)
     if axes is None:
@@ -61,6 +66,9 @@ def learning_curves(
                 fontsize=8,
                 color="grey",
             )
+        if chance and metric in chance:
+            ax.axhline(chance[metric], color="grey", linestyle=":", label="chance")
+        _floor_span(ax, MIN_SPAN.get(metric.removeprefix("val_"), 0.0))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -69,6 +77,14 @@ def learning_curves(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _floor_span(ax: plt.Axes, span: float) -> None:
+    """Widen the y-axis about its centre to at least ``span``."""
+    low, high = ax.get_ylim()
+    if high - low < span:
+        centre = (low + high) / 2
+        ax.set_ylim(centre - span / 2, centre + span / 2)
 
 
 def image_grid(
@@ -84,8 +100,10 @@ def image_grid(
     """Images in a grid, each titled with its true (and predicted) label; mistakes in red."""
     n = len(images)
     nrows = max(1, int(np.ceil(n / ncols)))
+    title_lines = 0 if true is None else (1 if pred is None else 2)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+        nrows, ncols, figsize=(size * ncols, (size + 0.18 * title_lines) * nrows + 0.5),
+        squeeze=False,
     )
 
     def name(i: int) -> str:
@@ -114,7 +132,7 @@ def image_grid(
         ax.set_title(label, fontsize=8, color=colour)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=0.6)
     return fig
 
 
@@ -168,6 +186,33 @@ def confusion_heatmap(
     ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def confusion_overview(
+    matrix: np.ndarray, class_names: Sequence[str], k: int = 15, title: str = "Confusion matrix"
+) -> plt.Figure:
+    """A confusion matrix too large to read cell by cell (CIFAR-100): left, the whole matrix
+    without labels, classes ordered by recall (best first) so its structure shows; right, the
+    ``k`` classes involved in the most confusions, annotated, where the mix-ups can be read."""
+    matrix = np.asarray(matrix)
+    recall = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+    order = np.argsort(-recall, kind="stable")
+    off = matrix - np.diag(np.diag(matrix))
+    involved = np.argsort(-(off.sum(axis=0) + off.sum(axis=1)), kind="stable")[:k]
+    fig, (ax_all, ax_top) = plt.subplots(1, 2, figsize=(15, 6.6),
+                                         gridspec_kw={"width_ratios": [1, 1.25]})
+    ax_all.imshow(matrix[order][:, order], cmap="Blues", interpolation="nearest")
+    ax_all.set_title(f"all {len(class_names)} classes, sorted by recall")
+    ax_all.set_xlabel("predicted")
+    ax_all.set_ylabel("true")
+    ax_all.set_xticks([])
+    ax_all.set_yticks([])
+    names = [class_names[i] for i in involved]
+    confusion_heatmap(matrix[np.ix_(involved, involved)], names, ax=ax_top,
+                      title=f"the {len(involved)} classes in the most confusions", annotate=True)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def probability_bars(

@@ -1,8 +1,10 @@
-"""Measured headline numbers with provenance, and the documents' own numbers (SPEC.md).
+"""Measured headline numbers with provenance, and the documents' own numbers.
 
-``record(notebook, **metrics)`` writes ``results/<mode>/<notebook>.json``; ``report()`` sets
-each measured number beside the document's. Measured numbers only ever come from a run; the
-document numbers live here once, in ``DOCUMENT``.
+A notebook records through ``cfg.record(**metrics)`` (``helpers.config``), which calls
+``record`` here: ``results/<mode>/<notebook>.json`` holds the metrics and the run's provenance
+as structured fields (data and weights kinds, backend, versions, ...). ``report()`` sets each
+measured number beside the document's. Measured numbers only ever come from a run; the
+documents' numbers live here once, in ``DOCUMENT`` (docs/architecture.md, "Results").
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import config
+from helpers import runtime
 
 NOTEBOOKS = {
     "01_mnist_cnn": "MNIST CNN (LECTURE)",
@@ -114,7 +114,7 @@ DOCUMENT: dict[tuple[str, str], DocumentNumber] = {
 def results_dir() -> Path:
     """``LAB_RESULTS``, default ``results/`` in the project."""
     env = os.environ.get("LAB_RESULTS")
-    return Path(env).expanduser().resolve() if env else config.project_root() / "results"
+    return Path(env).expanduser().resolve() if env else runtime.project_root() / "results"
 
 
 def _plain(value: Any) -> Any:
@@ -132,7 +132,7 @@ def _plain(value: Any) -> Any:
 
 def _git_commit() -> str:
     try:
-        root = config.project_root()
+        root = runtime.project_root()
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
         ).stdout.strip()
@@ -147,38 +147,25 @@ def _git_commit() -> str:
     return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
 
 
-def provenance(cfg: config.Config) -> dict[str, Any]:
-    import keras
-    import tensorflow as tf
-
-    return {
-        "mode": cfg.mode,
-        "data_source": cfg.data_source(),
-        "weights_source": cfg.weights_source(),
-        "device": cfg.accelerator,
-        "versions": {
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-        },
-        "git_commit": _git_commit(),
-        "wall_seconds": round(time.time() - cfg.started, 1),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "seed": cfg.seed,
-        "notes": cfg.notes,
-    }
-
-
-def record(notebook: str, **metrics: Any) -> pd.DataFrame:
-    """Write ``results/<mode>/<notebook>.json`` with ``metrics`` and the run's provenance
-    (from the ``setup()`` of this kernel); return the measured-vs-document table."""
-    cfg = config.CURRENT
-    if cfg is None or cfg.notebook != notebook:
-        raise RuntimeError(f"call helpers.setup({notebook!r}, ...) before recording its results")
-    path = results_dir() / cfg.mode / f"{notebook}.json"
+def record(
+    notebook: str, mode: str, metrics: Mapping[str, Any], provenance: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Write ``results/<mode>/<notebook>.json`` with ``metrics`` and ``provenance`` (plus the
+    git commit and the date); return the measured-vs-document table."""
+    if notebook not in NOTEBOOKS:
+        raise ValueError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
+    path = results_dir() / mode / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"metrics": _plain(metrics), "provenance": provenance(cfg)}
+    payload = {
+        "metrics": _plain(metrics),
+        "provenance": _plain(
+            {
+                **provenance,
+                "git_commit": _git_commit(),
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        ),
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)
@@ -232,12 +219,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _kinds(sources: str) -> str:
-    """``"mnist: stand-in (…) (why)"`` -> ``"mnist: stand-in"``: which kind of source, per entry."""
-    return "; ".join(part.split(" (")[0] for part in sources.split("; "))
+def source_kinds(sources: Mapping[str, Mapping[str, Any]], empty: str) -> str:
+    """``{"mnist": {"kind": "stand-in", ...}}`` -> ``"mnist: stand-in"``."""
+    return "; ".join(f"{name}: {entry['kind']}" for name, entry in sources.items()) or empty
 
 
-def report(modes: tuple[str, ...] = config.MODES) -> str:
+def report(modes: tuple[str, ...] = runtime.MODES) -> str:
     """Markdown table: every recorded headline and document number, measured beside document."""
     lines = [
         "| notebook | mode | metric | measured | document | source | data | weights "
@@ -259,9 +246,10 @@ def report(modes: tuple[str, ...] = config.MODES) -> str:
             for row in rows:
                 lines.append(
                     f"| {notebook} | {mode} | {row['metric']} | {_fmt(row['measured'])} | "
-                    f"{_fmt(row['document'])} | {row['source']} | {_kinds(prov['data_source'])} | "
-                    f"{_kinds(prov['weights_source'])} | "
-                    f"{prov['date'][:10]}, {prov['device']}, {prov['git_commit']} |"
+                    f"{_fmt(row['document'])} | {row['source']} | {source_kinds(prov['data'], 'none')} | "
+                    f"{source_kinds(prov['weights'], 'none')} | "
+                    f"{prov['date'][:10]}, {prov['device']}, {prov['backend']}, "
+                    f"{prov['git_commit']} |"
                 )
     if len(lines) == 2:
         return "No results recorded yet: run `make run` (quick) or the notebooks in full mode."

@@ -1,14 +1,23 @@
-"""Headless execution of the notebooks into ``build/`` and the one-table summary (``make run``)."""
+"""Headless execution of the notebooks into ``build/`` and the one-table summary (``make run``).
+
+Each executed notebook trains what it shows: the artifacts (checkpoints, sweep rows, saved
+models) of a notebook's last *finished* run are cleared before it runs again, while those of an
+interrupted run are kept, so its sweeps resume where they stopped.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import config, results
+from helpers import results, runtime
+
+
+FINISHED = ".finished"
 
 
 @dataclass
@@ -21,7 +30,7 @@ class RunOutcome:
 
 def notebook_paths(selected: Sequence[str] = ()) -> list[Path]:
     """The course notebooks in order; ``selected`` may name them by number or stem prefix."""
-    folder = config.project_root() / "notebooks"
+    folder = runtime.project_root() / "notebooks"
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not selected:
         return paths
@@ -74,8 +83,8 @@ def summary(outcomes: Sequence[RunOutcome], mode: str) -> str:
                 (
                     o.notebook,
                     mode,
-                    prov["data_source"],
-                    prov["weights_source"],
+                    results.source_kinds(prov["data"], "none"),
+                    results.source_kinds(prov["weights"], "none"),
                     shown,
                     f"{o.seconds:.0f}",
                 )
@@ -94,12 +103,18 @@ def run(selected: Sequence[str] = ()) -> int:
     Returns the number of notebooks that failed.
     """
     os.environ.setdefault("LAB_MODE", "quick")
-    mode = config.resolve_mode()
-    out_dir = config.project_root() / "build" / "notebooks" / mode
+    mode = runtime.resolve_mode()
+    out_dir = runtime.build_dir() / "notebooks" / mode
     outcomes = []
     for path in notebook_paths(selected):
+        artifacts = runtime.artifacts_root(path.stem, mode)
+        if (artifacts / FINISHED).exists():
+            shutil.rmtree(artifacts)  # the last run finished: this one trains afresh
         print(f"running {path.name} ({mode}) ...", flush=True)
         outcome = execute(path, out_dir)
+        if outcome.ok:
+            artifacts.mkdir(parents=True, exist_ok=True)
+            (artifacts / FINISHED).touch()
         state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"  {state} in {outcome.seconds:.0f} s -> {out_dir / path.name}", flush=True)
         outcomes.append(outcome)

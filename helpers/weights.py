@@ -1,4 +1,4 @@
-"""ImageNet weights for the backbones the course uses (DESIGN.md, "Modes and data").
+"""ImageNet weights for the backbones the course uses (docs/architecture.md, "Data and weights").
 
 ``prepare(name, mode)`` puts the no-top weight file where ``keras.applications`` looks for it
 (``$KERAS_HOME/models``, default ``~/.keras/models``), downloading it with the course's mirrors,
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.datasets.download import DataUnavailable, Remote, download, in_full_mode
+from helpers.runtime import offline
 
 _KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _EFF = "https://storage.googleapis.com/keras-applications/"
@@ -52,14 +53,31 @@ BACKBONES: dict[str, Remote] = {
 
 @dataclass(frozen=True)
 class PreparedWeights:
+    """A backbone's weights for this run: ``kind`` is ``"imagenet"`` or ``"random"``;
+    ``keras_weights`` is what the notebook passes as ``weights=``; ``reason`` (short) and
+    ``detail`` (the download error) say why the weights are random."""
+
     name: str
-    source: str
+    kind: str
     keras_weights: str | None
     path: Path | None = None
+    reason: str = ""
     detail: str = ""
 
+    @property
+    def label(self) -> str:
+        return "ImageNet" if self.kind == "imagenet" else "random init"
+
+    def summary(self) -> str:
+        """One line for the banner."""
+        return f"{self.name}: {self.label}" + (f" ({self.reason})" if self.reason else "")
+
+    def as_record(self) -> dict[str, str]:
+        """The structured provenance the results JSON keeps."""
+        return {"kind": self.kind, "label": self.label, "reason": self.reason}
+
     def __str__(self) -> str:
-        return self.source
+        return self.label
 
 
 def keras_models_dir() -> Path:
@@ -79,7 +97,6 @@ def prepare(name: str, mode: str) -> PreparedWeights:
     except DataUnavailable as err:
         if mode == "full":
             raise in_full_mode(err, "randomly initialised weights") from None
-        return PreparedWeights(
-            name, "random init (ImageNet weights unavailable)", None, detail=str(err)
-        )
-    return PreparedWeights(name, "ImageNet", "imagenet", path)
+        reason = "offline" if offline() else "download failed"
+        return PreparedWeights(name, "random", None, reason=reason, detail=str(err))
+    return PreparedWeights(name, "imagenet", "imagenet", path)

@@ -1,29 +1,21 @@
-"""helpers.config: mode selection, parameter blocks, seeding, paths, setup and its banner."""
+"""helpers.config: parameter blocks, setup, the run it carries, its banner and artifacts."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
-from helpers import config
+from helpers import config, experiments, runtime
 
 
-def test_mode_from_environment(monkeypatch) -> None:
-    monkeypatch.setenv("LAB_MODE", "FULL")
-    assert config.resolve_mode("CPU") == "full"
-    monkeypatch.setenv("LAB_MODE", "fast")
-    with pytest.raises(ValueError, match="quick"):
-        config.resolve_mode("CPU")
-
-
-@pytest.mark.parametrize(
-    "ci, accelerator, expected",
-    [("", "GPU", "full"), ("", "TPU", "full"), ("", "CPU", "quick"), ("true", "GPU", "quick")],
-)
-def test_default_mode(monkeypatch, ci, accelerator, expected) -> None:
-    monkeypatch.delenv("LAB_MODE", raising=False)
-    monkeypatch.setenv("CI", ci) if ci else monkeypatch.delenv("CI", raising=False)
-    assert config.resolve_mode(accelerator) == expected
+@pytest.fixture
+def offline_home(lab_env, monkeypatch) -> Path:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    monkeypatch.setenv("LAB_HOME", str(lab_env))
+    monkeypatch.delenv("LAB_BUILD", raising=False)
+    return lab_env
 
 
 def test_params_block_picks_a_column() -> None:
@@ -34,29 +26,7 @@ def test_params_block_picks_a_column() -> None:
         config.pick_params({"epochs": 2}, "quick")
 
 
-def test_seeding_repeats_numpy_and_keras() -> None:
-    import keras
-
-    config.seed_everything(7)
-    a = np.random.rand(3), keras.random.uniform((3,), seed=None).numpy()
-    config.seed_everything(7)
-    b = np.random.rand(3), keras.random.uniform((3,), seed=None).numpy()
-    np.testing.assert_array_equal(a[0], b[0])
-    np.testing.assert_array_equal(a[1], b[1])
-
-
-def test_paths_follow_the_environment(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "c"))
-    monkeypatch.setenv("LAB_HOME", str(tmp_path))
-    assert config.cache_dir() == tmp_path / "c"
-    assert config.project_root() == tmp_path
-    monkeypatch.delenv("LAB_CACHE")
-    assert config.cache_dir() == tmp_path / "data" / "cache"
-
-
-def test_setup_prepares_data_and_prints_the_banner(lab_env, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("LAB_OFFLINE", "1")
-    monkeypatch.setenv("LAB_HOME", str(lab_env))
+def test_setup_prepares_data_and_prints_the_banner(offline_home, capsys) -> None:
     cfg = config.setup(
         "01_mnist_cnn",
         params={"epochs": (3, 15)},
@@ -65,34 +35,79 @@ def test_setup_prepares_data_and_prints_the_banner(lab_env, monkeypatch, capsys)
     )
     out = capsys.readouterr().out
     assert cfg.mode == "quick" and cfg.params.epochs == 3 and cfg.quick
-    assert cfg is config.CURRENT and cfg.strategy.num_replicas_in_sync == 1
+    assert cfg.distribution.replicas == 1 and cfg.backend == runtime.backend()
+    assert cfg.data["mnist"].kind == "stand-in"
     for expected in (
         "Mode          quick",
         "LAB_MODE=full",
         "mnist: stand-in",
-        "(offline)",
+        "offline",
         "Weights       none (trained from scratch)",
         "Device        CPU",
-        "TensorFlow",
-        "Keras",
+        f"Backend       Keras {runtime.versions()['keras']} on {cfg.backend}",
         "images at 32x32 in quick mode",
     ):
-        assert expected in out
-    assert cfg.artifacts == lab_env / "build" / "artifacts" / "01_mnist_cnn" / "quick"
+        assert expected in out, expected
+    assert cfg.artifacts == (offline_home / "build" / "artifacts" / "01_mnist_cnn" / "quick"
+                             / "stand-in__no-weights")
     assert cfg.artifacts.is_dir()
 
 
-def test_setup_picks_datasets_by_mode(lab_env, monkeypatch) -> None:
-    monkeypatch.setenv("LAB_OFFLINE", "1")
-    monkeypatch.setenv("LAB_HOME", str(lab_env))
-    cfg = config.setup("01_mnist_cnn", datasets=[("mnist", "no-such-dataset")])
+def test_a_parameter_names_the_mode_dependent_dataset(offline_home) -> None:
+    cfg = config.setup("01_mnist_cnn", params={"digits": ("mnist", "no-such-dataset")},
+                       datasets=["digits"])
     assert list(cfg.data) == ["mnist"]
 
 
-def test_setup_in_full_mode_offline_fails_clearly(lab_env, monkeypatch) -> None:
+def test_setup_in_full_mode_offline_fails_clearly(offline_home, monkeypatch) -> None:
     from helpers.datasets import DataUnavailable
 
-    monkeypatch.setenv("LAB_OFFLINE", "1")
     monkeypatch.setenv("LAB_MODE", "full")
     with pytest.raises(DataUnavailable, match="mnist.npz"):
         config.setup("01_mnist_cnn", datasets=["mnist"])
+
+
+def test_record_is_carried_by_the_run(offline_home) -> None:
+    cfg = config.setup("01_mnist_cnn", datasets=["mnist"])
+    cfg.record(test_accuracy=0.9)
+    table = cfg.record(test_loss=0.3)  # a second call adds to the first
+    saved = (offline_home / "results" / "quick" / "01_mnist_cnn.json").read_text()
+    assert '"test_accuracy": 0.9' in saved and '"test_loss": 0.3' in saved
+    assert set(table["metric"]) >= {"test_accuracy", "test_loss"}
+
+
+def test_new_weights_do_not_reuse_old_sweeps(offline_home, monkeypatch, tmp_path) -> None:
+    """Offline (random weights) first, then with the ImageNet file at hand: the second run gets
+    its own artifact folder, so its sweep trains again instead of replaying the first's rows."""
+    first = config.setup("05_mobilenetv2_tl_ft_ratio", params={"backbone": ("MobileNetV2_96",
+                         "MobileNetV2_160")}, weights=["backbone"])
+    assert first.weights["MobileNetV2_96"].kind == "random"
+    runs = []
+
+    def run(cfg_row):
+        runs.append(cfg_row["n"])
+        return {"val_accuracy": 0.5}
+
+    experiments.sweep(first.artifacts / "ratios.csv", [{"n": 1}], run)
+    experiments.sweep(first.artifacts / "ratios.csv", [{"n": 1}], run)
+    assert runs == [1]  # the same sources: the finished row is reused
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5").write_bytes(
+        b"weights")
+    monkeypatch.setenv("LAB_OFFLINE", "0")
+    monkeypatch.setenv("LAB_DATA_MIRROR", mirror.as_uri())
+    second = config.setup("05_mobilenetv2_tl_ft_ratio", params={"backbone": (
+                          "MobileNetV2_96", "MobileNetV2_160")}, weights=["backbone"])
+    assert second.weights["MobileNetV2_96"].kind == "imagenet"
+    assert second.artifacts != first.artifacts
+    experiments.sweep(second.artifacts / "ratios.csv", [{"n": 1}], run)
+    assert runs == [1, 1]
+
+
+def test_the_artifact_folder_changes_with_the_kind_of_data(offline_home) -> None:
+    cfg = config.setup("01_mnist_cnn", datasets=["mnist"])
+    before = cfg.artifacts
+    cfg.data["mnist"] = SimpleNamespace(kind="real")  # as if the real MNIST were at hand
+    assert cfg.sources == "real__no-weights" and cfg.artifacts != before

@@ -11,14 +11,28 @@ so they differ by rounding only; 1e-4 is far below anything visible in a heatmap
   upsampled to the input (both use bilinear zoom).
 * SmoothGrad is checked against ``Saliency(smooth_samples=...)`` with numpy's global seed set to
   the seed ``explain.smoothgrad`` uses, so both draw the same noise.
+* The JAX gradient path is checked against the TensorFlow one: the same saved model, images and
+  noise seed in a subprocess on the JAX backend (run where both are installed, i.e. the
+  TensorFlow environment; tf-keras-vis needs TensorFlow, so those tests skip on JAX).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
 import numpy as np
 import pytest
 
 from helpers import explain
+
+needs_tf_keras_vis = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="tf-keras-vis needs the TensorFlow backend"
+)
 
 SIZE = 64
 CONV = "last_conv"
@@ -50,6 +64,7 @@ def _scaled(maps):
     return normalize(np.asarray(maps))
 
 
+@needs_tf_keras_vis
 def test_cam_matches_gradcam_of_linear_score(model_and_images):
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
@@ -64,6 +79,7 @@ def test_cam_matches_gradcam_of_linear_score(model_and_images):
     assert model.layers[-1].activation.__name__ == "softmax"  # their clone, not our model
 
 
+@needs_tf_keras_vis
 def test_gradcam_matches_tf_keras_vis(model_and_images):
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.utils.scores import CategoricalScore
@@ -77,6 +93,7 @@ def test_gradcam_matches_tf_keras_vis(model_and_images):
     np.testing.assert_allclose(_scaled(explain.upsample(ours, SIZE)), full, atol=ATOL)
 
 
+@needs_tf_keras_vis
 def test_smoothgrad_matches_tf_keras_vis_with_same_noise(model_and_images):
     from tf_keras_vis.saliency import Saliency
     from tf_keras_vis.utils.scores import CategoricalScore
@@ -91,6 +108,48 @@ def test_smoothgrad_matches_tf_keras_vis_with_same_noise(model_and_images):
     np.testing.assert_allclose(_scaled(ours), theirs, atol=ATOL)
     other = explain.smoothgrad(model, images, 0, sigma=0.1, samples=5, seed=8)
     assert not np.allclose(_scaled(other), theirs, atol=ATOL)  # the noise matters
+
+
+_OTHER_BACKEND = """
+import sys
+import numpy as np
+import keras
+from helpers import explain
+
+model = keras.models.load_model(sys.argv[1])
+images = np.load(sys.argv[2])
+np.savez(sys.argv[3], backend=keras.backend.backend(),
+         cam=explain.cam(model, images, 0, "{conv}"),
+         grad_cam=explain.grad_cam(model, images, 1, "{conv}"),
+         smoothgrad=explain.smoothgrad(model, images, 0, sigma=0.1, samples=4, seed=7))
+"""
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow" or importlib.util.find_spec("jax") is None,
+    reason="needs TensorFlow here and JAX installed beside it",
+)
+def test_jax_and_tensorflow_give_the_same_maps(model_and_images, tmp_path: Path):
+    model, images = model_and_images
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "images.npy", images)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "LAB_BACKEND": "jax"}
+    subprocess.run(
+        [sys.executable, "-c", _OTHER_BACKEND.format(conv=CONV), str(tmp_path / "model.keras"),
+         str(tmp_path / "images.npy"), str(tmp_path / "jax.npz")],
+        env=env, check=True, timeout=300,
+    )
+    theirs = np.load(tmp_path / "jax.npz")
+    assert str(theirs["backend"]) == "jax"
+    ours = {
+        "cam": explain.cam(model, images, 0, CONV),
+        "grad_cam": explain.grad_cam(model, images, 1, CONV),
+        "smoothgrad": explain.smoothgrad(model, images, 0, sigma=0.1, samples=4, seed=7),
+    }
+    for method, mine in ours.items():
+        assert mine.std() > 0, method
+        np.testing.assert_allclose(explain.normalise(theirs[method]), explain.normalise(mine),
+                                   atol=ATOL, err_msg=method)
 
 
 def test_localisation_scores():

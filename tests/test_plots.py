@@ -76,3 +76,25 @@ def test_image_rows_labels_each_row_and_scales_0_255() -> None:
     assert [ax.get_ylabel() for ax in axes[:, 0]] == ["flip", "none"]
     assert axes[0, 0].images[0].get_array().max() == 1.0  # 0-255 shown as 0-1
     assert not axes[1, 2].images  # a short row leaves its last cells empty
+
+
+def test_flat_noise_is_drawn_flat_and_chance_is_marked() -> None:
+    flat = {"loss": [0.69315, 0.69335, 0.69320], "val_loss": [0.69318, 0.69330, 0.69325],
+            "accuracy": [0.5, 0.5, 0.5], "val_accuracy": [0.5, 0.5, 0.5]}
+    fig = plots.learning_curves(flat, chance={"loss": np.log(2), "accuracy": 0.5})
+    for ax, span in zip(fig.axes, (plots.MIN_SPAN["loss"], plots.MIN_SPAN["accuracy"]),
+                        strict=True):
+        low, high = ax.get_ylim()
+        assert high - low >= span - 1e-9
+        assert any(line.get_linestyle() == ":" for line in ax.get_lines())
+
+
+def test_confusion_overview_sorts_and_zooms_on_the_confused_classes() -> None:
+    rng = np.random.default_rng(0)
+    matrix = np.diag(rng.integers(5, 10, 100))
+    matrix[3, 7] = matrix[7, 3] = 9  # the one confused pair
+    names = [f"c{i}" for i in range(100)]
+    fig = plots.confusion_overview(matrix, names, k=5)
+    top = fig.axes[1]
+    labels = {t.get_text() for t in top.get_xticklabels()}
+    assert {"c3", "c7"} <= labels and len(labels) == 5

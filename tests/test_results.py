@@ -1,4 +1,4 @@
-"""helpers.results: recording with provenance, the document numbers, the report."""
+"""helpers.results: recording with structured provenance, the document numbers, the report."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ def cfg(lab_env, monkeypatch):
 
 
 def test_record_writes_metrics_and_provenance(cfg, lab_env) -> None:
-    table = results.record(
-        "01_mnist_cnn",
+    table = cfg.record(
         test_accuracy=np.float32(0.97),
         epochs=np.int64(3),
         per_class=np.array([0.5, 1.0]),
@@ -32,17 +31,19 @@ def test_record_writes_metrics_and_provenance(cfg, lab_env) -> None:
     }
     prov = saved["provenance"]
     assert prov["mode"] == "quick" and prov["device"] == "CPU"
-    assert prov["data_source"].startswith("mnist: stand-in")
-    assert prov["weights_source"] == "none (trained from scratch)"
-    assert set(prov["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
+    assert prov["backend"] == cfg.backend and prov["replicas"] == 1
+    assert prov["data"]["mnist"]["kind"] == "stand-in"
+    assert prov["data"]["mnist"]["reason"] == "offline"
+    assert prov["weights"] == {}
+    assert set(prov["versions"]) >= {cfg.backend, "keras", "numpy", "python"}
     assert prov["wall_seconds"] >= 0 and prov["date"][:2] == "20" and prov["git_commit"]
     row = table.set_index("metric").loc["test_accuracy"]
     assert row["document"] == pytest.approx(0.992) and row["measured"] == pytest.approx(0.97)
 
 
-def test_record_needs_the_notebooks_setup(cfg) -> None:
-    with pytest.raises(RuntimeError, match="setup"):
-        results.record("02_data_augmentation", accuracy_sensible=0.9)
+def test_record_refuses_an_unknown_notebook() -> None:
+    with pytest.raises(ValueError, match="unknown notebook"):
+        results.record("99_nothing", "quick", {}, {})
 
 
 def test_lookup_reaches_into_tables() -> None:
@@ -58,12 +59,13 @@ def test_document_numbers_belong_to_known_notebooks() -> None:
     assert results.DOCUMENT[("04_little_data_cats_dogs", "val_accuracy_level3")].value == 0.94
 
 
-def test_report_sets_measured_beside_document(cfg) -> None:
+def test_report_reads_the_structured_fields(cfg) -> None:
     assert results.report().startswith("No results recorded yet")
-    results.record("01_mnist_cnn", test_accuracy=0.975, test_loss=0.1)
+    cfg.record(test_accuracy=0.975, test_loss=0.1)
     report = results.report()
     lines = report.splitlines()
     assert lines[0].startswith("| notebook | mode | metric | measured | document |")
     row = next(line for line in lines if "test_accuracy" in line)
     assert "| 0.9750 | 0.9920 | Keras example | mnist: stand-in | none |" in row
+    assert f"CPU, {cfg.backend}," in row
     assert "test_loss" not in report  # only headline and document numbers are reported

@@ -1,0 +1,268 @@
+"""Runtime facts: paths, mode, Keras backend, devices and distribution (docs/architecture.md).
+
+The bottom of the import graph: it imports nothing of the course, and Keras only inside the
+functions that need it, so ``select_backend`` can set ``KERAS_BACKEND`` before Keras loads.
+
+* ``LAB_MODE``: ``quick`` (small subsets, minutes on a 2-core CPU) or ``full`` (the documents'
+  settings, for a GPU/TPU). Unset, it is ``full`` on a GPU/TPU runtime and ``quick`` otherwise,
+  and always ``quick`` when ``CI`` is set.
+* ``LAB_BACKEND`` (or plain ``KERAS_BACKEND``): ``tensorflow`` or ``jax``. Unset, TensorFlow
+  where it is installed (Colab's GPU runtime, laptops), JAX where it is not (Colab's TPU runtime).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import platform
+import random
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = ("quick", "full")
+BACKENDS = ("tensorflow", "jax")
+DEFAULT_SEED = 42
+
+
+class BackendError(RuntimeError):
+    """The Keras backend asked for cannot be used; the message says what to do."""
+
+
+def project_root() -> Path:
+    """The course checkout (the folder holding ``notebooks/``), else the working directory.
+
+    ``LAB_HOME`` overrides it. On Colab, where only the package is installed, it is the cwd.
+    """
+    if env := os.environ.get("LAB_HOME"):
+        return Path(env).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "helpers").is_dir():
+            return folder
+    return here
+
+
+def cache_dir() -> Path:
+    """Where downloads and generated stand-ins live: ``LAB_CACHE``, default ``data/cache``."""
+    env = os.environ.get("LAB_CACHE")
+    return Path(env).expanduser().resolve() if env else project_root() / "data" / "cache"
+
+
+def build_dir() -> Path:
+    """Executed notebooks and training artifacts: ``LAB_BUILD``, default ``build/``.
+
+    ``make test`` sets its own, so a test run and ``make run`` never share checkpoints or sweeps.
+    """
+    env = os.environ.get("LAB_BUILD")
+    return Path(env).expanduser().resolve() if env else project_root() / "build"
+
+
+def artifacts_root(notebook: str, mode: str) -> Path:
+    """Where one notebook's runs in one mode keep their checkpoints, sweeps and caches."""
+    return build_dir() / "artifacts" / notebook / mode
+
+
+def offline() -> bool:
+    """``LAB_OFFLINE=1`` forbids every download attempt (an offline classroom, the tests)."""
+    return os.environ.get("LAB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def has_tensorflow() -> bool:
+    """Whether TensorFlow is installed (found, not imported)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def select_backend() -> str:
+    """Set ``KERAS_BACKEND`` before Keras is imported and return it (module docstring).
+
+    Raises ``BackendError`` for an unknown backend, for TensorFlow asked where it is not
+    installed, and when Keras was already imported with another backend.
+    """
+    chosen = (
+        os.environ.get("LAB_BACKEND")
+        or os.environ.get("KERAS_BACKEND")
+        or ("tensorflow" if has_tensorflow() else "jax")
+    ).strip().lower()
+    if chosen not in BACKENDS:
+        raise BackendError(f"LAB_BACKEND must be one of {BACKENDS}, not {chosen!r}")
+    if importlib.util.find_spec(chosen) is None:
+        other = "jax" if chosen == "tensorflow" else "tensorflow"
+        raise BackendError(
+            f"the Keras backend {chosen!r} is not installed here; install it, or set "
+            f"LAB_BACKEND={other} before starting the kernel"
+        )
+    if "keras" in sys.modules:
+        loaded = sys.modules["keras"].backend.backend()
+        if loaded != chosen:
+            raise BackendError(
+                f"Keras was imported with the {loaded!r} backend before helpers chose {chosen!r}:"
+                " restart the kernel and import helpers before keras"
+            )
+    os.environ["KERAS_BACKEND"] = chosen
+    if chosen == "tensorflow" and "tensorflow" not in sys.modules:
+        _import_tensorflow_quietly()
+    return chosen
+
+
+# TensorFlow's C++ start-up notices on a machine without a GPU: not the course's output, and
+# they look like failures (``E0000 ... failed call to cuInit``) in a notebook's first cell.
+_STARTUP_NOISE = re.compile(
+    r"absl::InitializeLog|cudart_stub|cuInit|cuda drivers|oneDNN custom operations|"
+    r"TF_ENABLE_ONEDNN_OPTS|binary is optimized to use|rebuild TensorFlow with|"
+    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
+    r"kernel driver does not appear to be running|retrieving CUDA diagnostic"
+)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up notices dropped; any other line it prints on the
+    process's standard error (warnings, errors) is passed on unchanged."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not _gpu_present():
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().decode(errors="replace").splitlines()
+                    if line.strip() and not _STARTUP_NOISE.search(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
+
+
+def _gpu_present() -> bool:
+    """An NVIDIA GPU is attached (its device files exist); checked without CUDA."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def tpu_host() -> bool:
+    """This machine is a Cloud TPU VM (Colab's TPU runtime is one): its TPU chips appear as
+    ``/dev/accel*`` or ``/dev/vfio`` devices, and the runtime names its accelerator type."""
+    env = ("TPU_ACCELERATOR_TYPE", "TPU_NAME", "TPU_WORKER_ID")
+    return any(os.environ.get(name) for name in env) or any(Path("/dev").glob("accel[0-9]*"))
+
+
+def backend() -> str:
+    """The Keras backend in use (imports Keras)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def device_platforms() -> list[str]:
+    """One lower-case platform name (``tpu``, ``gpu``, ``cpu``) per device the backend trains on."""
+    if backend() == "jax":
+        import jax
+
+        return [device.platform for device in jax.devices()]
+    import tensorflow as tf
+
+    if tpu_host():
+        return ["tpu"]  # the cores are counted when the TPU system is initialised
+    gpus = tf.config.list_physical_devices("GPU")
+    return ["gpu"] * len(gpus) if gpus else ["cpu"]
+
+
+def accelerator(platforms: Sequence[str]) -> str:
+    """``"TPU"``, ``"GPU"`` or ``"CPU"``: the best of ``platforms``."""
+    found = {p.lower() for p in platforms}
+    return next((name.upper() for name in ("tpu", "gpu") if name in found), "CPU")
+
+
+def resolve_mode(accel: str | None = None) -> str:
+    """The mode from ``LAB_MODE``, or the default for this runtime (module docstring)."""
+    mode = os.environ.get("LAB_MODE", "").strip().lower()
+    if mode:
+        if mode not in MODES:
+            raise ValueError(f"LAB_MODE must be one of {MODES}, not {mode!r}")
+        return mode
+    if os.environ.get("CI"):
+        return "quick"
+    accel = accel or accelerator(device_platforms())
+    return "full" if accel in ("GPU", "TPU") else "quick"
+
+
+def seed_everything(seed: int = DEFAULT_SEED, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and the Keras backend; ``deterministic`` also asks TensorFlow for
+    bit-for-bit repeatable ops (JAX on one device is deterministic already)."""
+    import keras
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    if deterministic and backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How training is spread over the devices: a name, the replica count, and the scope to
+    build models in (``with cfg.distribution.scope(): ...``)."""
+
+    name: str
+    replicas: int
+    scope: Callable[[], AbstractContextManager[Any]]
+
+
+def distribution(accel: str, platforms: Sequence[str]) -> Distribution:
+    """TensorFlow: ``TPUStrategy`` on a TPU VM, ``MirroredStrategy`` over several GPUs, else
+    the default strategy. JAX: ``keras.distribution.DataParallel`` over every device when there
+    are several (set globally, so every model trains data-parallel), else one device."""
+    if backend() == "jax":
+        if len(platforms) < 2:
+            return Distribution("one device", 1, contextlib.nullcontext)
+        import keras
+
+        data_parallel = keras.distribution.DataParallel(
+            devices=keras.distribution.list_devices()
+        )
+        keras.distribution.set_distribution(data_parallel)
+        return Distribution(f"DataParallel over {len(platforms)} {accel}s", len(platforms),
+                            data_parallel.scope)
+    strategy = _tf_strategy(accel, platforms)
+    return Distribution(type(strategy).__name__, strategy.num_replicas_in_sync, strategy.scope)
+
+
+def _tf_strategy(accel: str, platforms: Sequence[str]) -> Any:
+    import tensorflow as tf
+
+    if accel == "TPU":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if len(platforms) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def versions() -> dict[str, str]:
+    """Python, NumPy, Keras and the backend's version."""
+    import keras
+
+    name = backend()
+    module = __import__(name)
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        name: module.__version__,
+    }

@@ -1,0 +1,87 @@
+"""Verdicts the numbers support, and only those (docs/architecture.md, "Honest numbers").
+
+Every printed comparison ("higher", "best", "saturates", "reproduced") goes through one of these
+functions. An accuracy measured on ``n`` images carries binomial noise: two accuracies differ
+only when their 95% Wilson intervals do not overlap (a conservative rule: it may miss a small
+real difference, it does not announce a difference that is noise). Other numbers (losses, sweep
+values) differ only by more than a ``margin`` the notebook states in its parameter block.
+Otherwise the verdict says plainly that this run cannot detect a difference, and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from scipy.stats import binomtest
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``detected``: whether the numbers support the claim; ``text``: the sentence to print."""
+
+    detected: bool
+    text: str
+
+    def __bool__(self) -> bool:
+        return self.detected
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def accuracy_interval(accuracy: float, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The Wilson interval of an accuracy measured on ``n`` images."""
+    if n <= 0:
+        raise ValueError(f"an accuracy needs at least one image, got n={n}")
+    hits = round(float(accuracy) * n)
+    ci = binomtest(hits, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _why(why: str) -> str:
+    return f" ({why})" if why else ""
+
+
+def compare_accuracies(accuracies: Mapping[str, float], n: int, what: str = "accuracy",
+                       why: str = "") -> Verdict:
+    """Is the highest of ``accuracies`` (each on ``n`` images) higher than every other?"""
+    if len(accuracies) < 2:
+        raise ValueError("a comparison needs at least two accuracies")
+    ranked = sorted(accuracies.items(), key=lambda item: item[1], reverse=True)
+    intervals = {name: accuracy_interval(value, n) for name, value in ranked}
+    (best, value), rest = ranked[0], ranked[1:]
+    low = intervals[best][0]
+    shown = ", ".join(f"{name} {v:.3f} [{intervals[name][0]:.3f}, {intervals[name][1]:.3f}]"
+                      for name, v in ranked)
+    if all(intervals[name][1] < low for name, _ in rest):
+        return Verdict(True, f"{best} has the highest {what}: {shown} on {n} images each")
+    return Verdict(False, f"no difference in {what} this run can detect: {shown} on {n} images "
+                          f"each, intervals overlap{_why(why)}")
+
+
+def above_chance(accuracy: float, n: int, chance: float, what: str = "accuracy",
+                 why: str = "") -> Verdict:
+    """Is ``accuracy`` on ``n`` images above the ``chance`` level (its whole interval)?"""
+    low, high = accuracy_interval(accuracy, n)
+    shown = f"{what} {accuracy:.3f} [{low:.3f}, {high:.3f}] on {n} images, chance {chance:.3f}"
+    if low > chance:
+        return Verdict(True, f"above chance: {shown}")
+    return Verdict(False, f"not distinguishable from chance: {shown}{_why(why)}")
+
+
+def compare_values(values: Mapping[str, float], margin: float, what: str,
+                   lower_is_better: bool = False, why: str = "") -> Verdict:
+    """Is the best of ``values`` better than every other by more than ``margin``?"""
+    if len(values) < 2:
+        raise ValueError("a comparison needs at least two values")
+    ranked = sorted(values.items(), key=lambda item: item[1], reverse=not lower_is_better)
+    (best, value), (second, runner_up) = ranked[0], ranked[1]
+    shown = ", ".join(f"{name} {v:.3f}" for name, v in ranked)
+    word = "lowest" if lower_is_better else "highest"
+    if abs(value - runner_up) > margin:
+        return Verdict(True, f"{best} has the {word} {what} by more than {margin:g}: {shown}")
+    return Verdict(False, f"no difference in {what} larger than the margin {margin:g}: "
+                          f"{shown}{_why(why)}")

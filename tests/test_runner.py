@@ -1,0 +1,38 @@
+"""helpers.runner: a finished run's artifacts are cleared before the next run; an interrupted
+run's are kept so its sweeps resume (``make run`` trains what its executed notebooks show)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import runner, runtime
+
+
+def _course(tmp_path: Path, monkeypatch) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "notebooks" / "01_mnist_cnn.ipynb").write_text("{}")
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("LAB_MODE", "quick")
+    monkeypatch.delenv("LAB_BUILD", raising=False)
+    return runtime.artifacts_root("01_mnist_cnn", "quick")
+
+
+def test_a_finished_run_is_not_replayed_but_an_interrupted_one_resumes(tmp_path, monkeypatch):
+    artifacts = _course(tmp_path, monkeypatch)
+    seen = []
+
+    def execute(path, out_dir, ok=True):
+        seen.append((artifacts / "sweep.csv").exists())
+        artifacts.mkdir(parents=True, exist_ok=True)
+        (artifacts / "sweep.csv").write_text("n\n1\n")
+        return runner.RunOutcome(path.stem, ok, 1.0, "" if ok else "killed")
+
+    monkeypatch.setattr(runner, "execute", lambda p, o: execute(p, o, ok=False))
+    assert runner.run() == 1  # interrupted: its rows stay for the next run
+    monkeypatch.setattr(runner, "execute", execute)
+    runner.run()  # resumes from them, then finishes
+    runner.run()  # the last run finished: starts from nothing
+    assert seen == [False, True, False]
+    assert (artifacts / runner.FINISHED).exists()

@@ -1,0 +1,153 @@
+"""helpers.runtime: backend choice, device detection and distribution (devices faked), paths."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+
+from helpers import runtime
+
+
+def test_mode_from_environment(monkeypatch) -> None:
+    monkeypatch.setenv("LAB_MODE", "FULL")
+    assert runtime.resolve_mode("CPU") == "full"
+    monkeypatch.setenv("LAB_MODE", "fast")
+    with pytest.raises(ValueError, match="quick"):
+        runtime.resolve_mode("CPU")
+
+
+@pytest.mark.parametrize(
+    "ci, accelerator, expected",
+    [("", "GPU", "full"), ("", "TPU", "full"), ("", "CPU", "quick"), ("true", "GPU", "quick")],
+)
+def test_default_mode(monkeypatch, ci, accelerator, expected) -> None:
+    monkeypatch.delenv("LAB_MODE", raising=False)
+    monkeypatch.setenv("CI", ci) if ci else monkeypatch.delenv("CI", raising=False)
+    assert runtime.resolve_mode(accelerator) == expected
+
+
+@pytest.mark.parametrize(
+    "platforms, expected",
+    [(["tpu"] * 8, "TPU"), (["gpu"], "GPU"), (["gpu", "gpu"], "GPU"), (["cpu"], "CPU")],
+)
+def test_accelerator_from_the_device_list(platforms, expected) -> None:
+    assert runtime.accelerator(platforms) == expected
+
+
+def test_a_tpu_vm_is_recognised_by_its_runtime(monkeypatch) -> None:
+    for name in ("TPU_ACCELERATOR_TYPE", "TPU_NAME", "TPU_WORKER_ID", "COLAB_TPU_ADDR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(runtime.Path, "glob", lambda self, pattern: iter(()))
+    assert not runtime.tpu_host()
+    monkeypatch.setenv("COLAB_TPU_ADDR", "10.0.0.2:8470")  # the retired TPU node setup
+    assert not runtime.tpu_host()
+    monkeypatch.setenv("TPU_ACCELERATOR_TYPE", "v5e-1")
+    assert runtime.tpu_host()
+
+
+def test_backend_choice(monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", ""))
+    monkeypatch.setenv("LAB_BACKEND", "torch")
+    with pytest.raises(runtime.BackendError, match="one of"):
+        runtime.select_backend()
+    current = sys.modules["keras"].backend.backend() if "keras" in sys.modules else None
+    if current:
+        other = "jax" if current == "tensorflow" else "tensorflow"
+        if importlib.util.find_spec(other):
+            monkeypatch.setenv("LAB_BACKEND", other)
+            with pytest.raises(runtime.BackendError, match="restart the kernel"):
+                runtime.select_backend()
+
+
+def test_default_backend_is_jax_where_tensorflow_is_absent(monkeypatch) -> None:
+    for name in ("LAB_BACKEND", "KERAS_BACKEND"):
+        monkeypatch.setenv(name, "")  # unset for the choice, and restored afterwards
+    monkeypatch.setattr(runtime, "has_tensorflow", lambda: False)
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: types.SimpleNamespace() if name == "jax" else real(name))
+    assert runtime.select_backend() == "jax"
+    assert os.environ["KERAS_BACKEND"] == "jax"
+
+
+def test_tensorflow_on_a_tpu_vm_uses_the_local_tpu(monkeypatch) -> None:
+    tf = pytest.importorskip("tensorflow")
+    calls = {}
+
+    class Resolver:
+        def __init__(self, tpu=None):
+            calls["tpu"] = tpu
+
+    class Strategy:
+        num_replicas_in_sync = 8
+
+        def __init__(self, resolver):
+            calls["strategy"] = resolver
+
+        def scope(self):
+            return None
+
+    monkeypatch.setattr(runtime, "backend", lambda: "tensorflow")
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", Resolver)
+    monkeypatch.setattr(tf.config, "experimental_connect_to_cluster", lambda r: None)
+    monkeypatch.setattr(tf.tpu.experimental, "initialize_tpu_system", lambda r: None)
+    monkeypatch.setattr(tf.distribute, "TPUStrategy", Strategy)
+    dist = runtime.distribution("TPU", ["tpu"])
+    assert calls["tpu"] == "local" and dist.replicas == 8 and dist.name == "Strategy"
+
+
+_DATA_PARALLEL = """
+import os, keras, numpy as np
+from helpers import runtime
+platforms = runtime.device_platforms()
+dist = runtime.distribution(runtime.accelerator(platforms), platforms)
+with dist.scope():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+model.compile("sgd", "mse")
+model.fit(np.ones((16, 4)), np.ones((16, 2)), batch_size=8, epochs=1, verbose=0)
+print(len(platforms), dist.name, dist.replicas,
+      type(keras.distribution.distribution()).__name__)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_jax_trains_data_parallel_over_several_devices() -> None:
+    """Eight CPU devices stand in for a TPU's cores (XLA's host device count)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "LAB_BACKEND": "jax",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    out = subprocess.run([sys.executable, "-c", _DATA_PARALLEL], env=env, check=True,
+                         capture_output=True, text=True, timeout=300).stdout.split()
+    assert out == ["8", "DataParallel", "over", "8", "CPUs", "8", "DataParallel"]
+
+
+def test_paths_follow_the_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.delenv("LAB_BUILD", raising=False)
+    assert runtime.cache_dir() == tmp_path / "c"
+    assert runtime.project_root() == tmp_path
+    assert runtime.build_dir() == tmp_path / "build"
+    monkeypatch.delenv("LAB_CACHE")
+    monkeypatch.setenv("LAB_BUILD", str(tmp_path / "b"))
+    assert runtime.cache_dir() == tmp_path / "data" / "cache"
+    assert runtime.build_dir() == tmp_path / "b"
+
+
+def test_versions_name_the_backend() -> None:
+    versions = runtime.versions()
+    assert {"python", "numpy", "keras", runtime.backend()} <= set(versions)
+
+
+def test_the_first_cell_is_quiet_on_a_cpu() -> None:
+    """What a notebook's first cell imports prints nothing on a CPU-only machine: no CUDA,
+    oneDNN or absl start-up lines (they read like failures), nothing twice."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    done = subprocess.run([sys.executable, "-c", "import helpers\nimport keras\nkeras.Input((2,))"],
+                          env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout == "" and done.stderr == "", done.stderr

@@ -1,0 +1,57 @@
+"""helpers.verdicts: a verdict only where the numbers support it (known answers)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from helpers import verdicts
+
+
+def _wilson(hits: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval written out (Wilson 1927), to check scipy's."""
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("hits, n", [(36, 72), (380, 400), (0, 20), (20, 20)])
+def test_interval_is_wilsons(hits: int, n: int) -> None:
+    assert verdicts.accuracy_interval(hits / n, n) == pytest.approx(_wilson(hits, n), abs=1e-9)
+
+
+def test_equal_accuracies_give_no_verdict() -> None:
+    verdict = verdicts.compare_accuracies({"a": 0.5, "b": 0.5}, n=72, why="random weights")
+    assert not verdict and "no difference" in str(verdict) and "random weights" in str(verdict)
+
+
+def test_noise_level_differences_give_no_verdict() -> None:
+    # 07's quick resolution sweep: 0.528 / 0.486 / 0.514 on 72 images
+    verdict = verdicts.compare_accuracies({"32": 0.528, "48": 0.486, "64": 0.514}, n=72)
+    assert not verdict
+
+
+def test_a_clear_difference_is_a_verdict() -> None:
+    verdict = verdicts.compare_accuracies({"sensible": 0.98, "harmful": 0.77}, n=300)
+    assert verdict and str(verdict).startswith("sensible has the highest accuracy")
+
+
+def test_above_chance() -> None:
+    assert verdicts.above_chance(0.98, 300, 0.1)
+    assert not verdicts.above_chance(0.514, 72, 0.5)
+
+
+def test_values_within_the_margin_give_no_verdict() -> None:
+    assert not verdicts.compare_values({"ensemble": 0.001, "member": 0.0012}, 0.01, "spread")
+    verdict = verdicts.compare_values({"N=1": 0.30, "N=6": 0.08}, 0.05, "validation loss",
+                                      lower_is_better=True)
+    assert verdict and str(verdict).startswith("N=6 has the lowest validation loss")
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least two"):
+        verdicts.compare_accuracies({"a": 0.5}, n=10)
+    with pytest.raises(ValueError, match="at least one image"):
+        verdicts.accuracy_interval(0.5, 0)
