@@ -36,7 +36,7 @@ def _fetch(names: Sequence[str]) -> int:
                 print(f"{name}: ImageNet weights ready in {weights.keras_models_dir()}")
             else:
                 prepared = datasets.fetch(name)
-                print(f"{name}: {prepared.source} data ready at {prepared.root}")
+                print(f"{prepared.summary()}; ready at {prepared.root}")
         except (DataUnavailable, DatasetError, KeyError) as err:
             print(f"{name}: {err}", file=sys.stderr)
             failed += 1

@@ -2,8 +2,8 @@
 block studies).
 
 A run's row is written only once the run has finished, as one complete line, so a sweep cut off
-midway loses only the run in progress: the rerun skips every finished run, redoes the cut one and
-carries on. Nothing finished is lost or duplicated.
+midway loses only the run in progress: the rerun drops a torn or malformed last row, skips every
+finished run, redoes the cut one and carries on. Nothing finished is lost or duplicated.
 """
 
 from __future__ import annotations
@@ -45,17 +45,36 @@ def _run_key(config: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, ...]:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The finished rows of ``path``; a torn last line (a cut-off write) is dropped from it."""
+    """The finished rows of ``path``. A torn or malformed last row (a write cut off, with or
+    without its newline) is dropped from the file, so its run is redone; a malformed row
+    before it is an error naming its line."""
     if not path.exists():
         return []
     text = path.read_text()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text)
-    lines = text.splitlines()
-    if not lines:
+    lines = [line + "\n" for line in text.split("\n")[:-1]]  # a tail without "\n" is torn
+    records, ends = [], []
+    reader = csv.reader(lines)
+    for fields in reader:
+        records.append(fields)
+        ends.append(reader.line_num)
+    if len(records) > 1:
+        last = "".join(lines[ends[-2] : ends[-1]])
+        if len(records[-1]) != len(records[0]) or last.count('"') % 2:  # short, or quote open
+            records.pop()
+            ends.pop()
+    kept = "".join(lines[: ends[-1] if ends else 0])
+    if kept != text:
+        path.write_text(kept)
+    if not records:
         return []
-    return [{k: _decode(v) for k, v in row.items()} for row in csv.DictReader(lines)]
+    header, *rows = records
+    for row, end in zip(rows, ends[1:], strict=True):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path} line {end} has {len(row)} fields, the header {len(header)}: "
+                "delete that line to redo its run"
+            )
+    return [{k: _decode(v) for k, v in zip(header, row, strict=True)} for row in rows]
 
 
 def read_rows_header(path: Path) -> list[str] | None:

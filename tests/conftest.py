@@ -5,10 +5,12 @@ No test touches the internet: real loaders are exercised against files served on
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import io
 import tarfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from helpers.datasets.download import Remote
 
 
 @pytest.fixture
@@ -35,7 +39,9 @@ class FileServer:
     """Serves ``root`` on 127.0.0.1 with HTTP Range support; records every request.
 
     ``cut_after[name] = n`` makes the *first* response for ``name`` stop after ``n`` bytes
-    (an interrupted transfer); ``fail[name] = code`` answers with that HTTP error.
+    (an interrupted transfer); ``fail[name] = code`` answers with that HTTP error;
+    ``no_length`` names files served without a Content-Length header (so a cut transfer looks
+    complete to the client).
     """
 
     root: Path
@@ -43,6 +49,7 @@ class FileServer:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     cut_after: dict[str, int] = field(default_factory=dict)
     fail: dict[str, int] = field(default_factory=dict)
+    no_length: set[str] = field(default_factory=set)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
@@ -78,7 +85,8 @@ def _handler(server: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
             else:
                 self.send_response(200)
             body = data[start:]
-            self.send_header("Content-Length", str(len(body)))
+            if name not in server.no_length:
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             cut = server.cut_after.pop(name, None)
             self.wfile.write(body if cut is None else body[:cut])
@@ -121,3 +129,20 @@ def tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     tar.addfile(info, io.BytesIO(data))
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A zip holding ``files`` (member name -> bytes)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def replace_remote(monkeypatch: pytest.MonkeyPatch, name: str, remote: Remote) -> None:
+    """Point registry entry ``name`` at ``remote`` for this test."""
+    from helpers import datasets
+
+    entry = datasets.get(name)
+    monkeypatch.setitem(datasets._REGISTRY, name, dataclasses.replace(entry, remotes=(remote,)))

@@ -9,7 +9,7 @@ import sys
 
 from helpers import __main__ as cli
 from helpers import datasets, runner
-from helpers.datasets import Remote
+from helpers.datasets import Remote, motor_cores
 from tests.conftest import dead_url
 
 
@@ -41,6 +41,19 @@ def test_fetch_with_unreachable_mirrors(lab_env, monkeypatch, capsys) -> None:
     assert err.count("\n") == 1 and dead_url("mnist.npz") in err
 
 
+def test_fetch_prints_the_summary_line(lab_env, monkeypatch, capsys) -> None:
+    entry = datasets.get("motor_cores_small")
+    tiny = {"size": 16, "n_defect": 3, "n_ok": 3, "scale": 2.5}
+    monkeypatch.setitem(datasets._REGISTRY, "motor_cores_small", dataclasses.replace(
+        entry, build_real=lambda files, out: motor_cores._build(tiny)(out)))
+    assert cli.main(["fetch", "motor_cores_small"]) == 0
+    root = lab_env / "cache" / "motor_cores_small" / "real"
+    assert capsys.readouterr().out == (
+        "motor_cores_small: synthetic; train: defect 2, ok 2; validation: defect 1, ok 1; "
+        f"ready at {root}\n"
+    )
+
+
 def test_fetch_unknown_name(lab_env, capsys) -> None:
     assert cli.main(["fetch", "imagenet"]) == 1
     assert "unknown dataset" in capsys.readouterr().err
@@ -65,7 +78,7 @@ def test_run_summary_table(lab_env) -> None:
         json.dumps(
             {
                 "metrics": {"test_accuracy": 0.98},
-                "provenance": {"data_source": "mnist: stand-in", "weights_source": "none"},
+                "provenance": {"data": {"mnist": {"kind": "stand-in"}}, "weights": {}},
             }
         )
     )

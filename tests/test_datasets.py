@@ -1,4 +1,5 @@
-"""helpers.datasets registry and the MNIST entry: real vs stand-in, never a silent substitute."""
+"""helpers.datasets registry, the ``Prepared`` interface and the MNIST entry: real vs stand-in,
+never a silent substitute."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def point_mnist_at(monkeypatch, *urls: str, checksum: str | None = None) -> None
 def test_quick_mode_offline_uses_the_standin_and_says_why(lab_env, monkeypatch) -> None:
     point_mnist_at(monkeypatch, dead_url("mnist.npz"))
     prepared = datasets.prepare("mnist", "quick")
-    assert not prepared.is_real
+    assert prepared.kind == "stand-in" and prepared.label == datasets.get("mnist").standin_label
     assert "stand-in" in str(prepared) and prepared.reason == "download failed"
     assert dead_url("mnist.npz") in prepared.detail
     (x_train, y_train), (x_test, y_test) = prepared.load()
@@ -79,7 +80,7 @@ def test_real_loader_downloads_checks_and_arranges(lab_env, monkeypatch, file_se
         checksum="sha256:" + hashlib.sha256(data).hexdigest(),
     )
     prepared = datasets.prepare("mnist", "full")
-    assert prepared.is_real and str(prepared) == "real"
+    assert prepared.kind == "real" and str(prepared) == "real" and not prepared.reason
     (x_train, _), (x_test, _) = prepared.load()
     assert x_train.shape == (60, 28, 28) and x_test.shape == (10, 28, 28)
     assert datasets.status("mnist") == "real cached"
@@ -98,7 +99,7 @@ def test_file_placed_by_hand_is_used_offline(lab_env, monkeypatch) -> None:
     placed = datasets.download_path(datasets.get("mnist").remotes[0])
     placed.parent.mkdir(parents=True)
     placed.write_bytes(data)
-    assert datasets.prepare("mnist", "full").is_real
+    assert datasets.prepare("mnist", "full").kind == "real"
 
 
 def test_real_mnist_remote_matches_keras() -> None:
@@ -122,7 +123,8 @@ def test_interrupted_standin_build_is_redone(lab_env, monkeypatch) -> None:
         datasets.prepare("mnist", "quick")
     monkeypatch.setitem(datasets._REGISTRY, "mnist", entry)
     prepared = datasets.prepare("mnist", "quick")
-    assert sorted(p.name for p in prepared.root.iterdir()) == [".complete", "mnist.npz"]
+    assert sorted(p.name for p in prepared.root.iterdir()) == ["manifest.json", "mnist.npz"]
+    assert not (lab_env / "cache" / "mnist" / "standin.tmp").exists()
 
 
 def test_large_archives_are_not_downloaded_in_quick_mode(lab_env, monkeypatch, file_server):
@@ -134,7 +136,7 @@ def test_large_archives_are_not_downloaded_in_quick_mode(lab_env, monkeypatch, f
         dataclasses.replace(entry, remotes=(remote,), quick_download=False),
     )
     prepared = datasets.prepare("mnist", "quick")
-    assert not prepared.is_real and prepared.reason == "real data not cached"
+    assert prepared.kind == "stand-in" and prepared.reason == "real data not cached"
     assert "python -m helpers fetch mnist" in prepared.detail
     assert file_server.requests == []
 
@@ -142,3 +144,65 @@ def test_large_archives_are_not_downloaded_in_quick_mode(lab_env, monkeypatch, f
 def test_unknown_dataset_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="mnist"):
         datasets.get("imagenet")
+
+
+def test_prepared_answers_one_interface(lab_env, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    prepared = datasets.prepare("mnist", "quick")
+    assert prepared.name == "mnist" and prepared.root.is_dir()
+    assert prepared.class_names == [str(d) for d in range(10)]
+    assert set(prepared.counts) == {"train", "test"}
+    assert sum(prepared.counts["train"].values()) == 1540
+    assert sum(prepared.counts["test"].values()) == 257
+    assert prepared.skipped == {} and prepared.info == {}
+    assert prepared.summary() == (
+        "mnist: stand-in (offline); train: 1540 images, 10 classes (149-157 each); "
+        "test: 257 images, 10 classes (25-26 each)"
+    )
+    assert prepared.as_record() == {
+        "kind": "stand-in", "label": datasets.get("mnist").standin_label, "reason": "offline"
+    }
+    with pytest.raises(datasets.DatasetError, match=r"mnist is an array dataset: use \.load\(\)"):
+        prepared.folder("train")
+
+
+def test_folder_datasets_give_folders_and_refuse_load(lab_env, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    prepared = datasets.prepare("caltech256_horse_zebra", "quick")
+    assert prepared.folder("train") == prepared.root / "train"
+    assert prepared.counts == {s: {"horse": 20, "zebra": 20} for s in ("train", "test")}
+    assert prepared.summary() == (
+        "caltech256_horse_zebra: stand-in (real data not cached); train: horse 20, zebra 20; "
+        "test: horse 20, zebra 20"
+    )
+    with pytest.raises(datasets.DatasetError, match=r"folder dataset: use \.folder\(split\)"):
+        prepared.load()
+    with pytest.raises(datasets.DatasetError, match="no split 'validation'; it has train, test"):
+        prepared.folder("validation")
+
+
+def test_summary_and_record_show_skipped_files(tmp_path) -> None:
+    root = tmp_path / "set"
+    root.mkdir()
+    datasets.Manifest(
+        ["cats", "dogs"],
+        {"train": {"cats": 1000, "dogs": 999}},
+        {"not an image": 1, "truncated": 2},
+    ).write(root)
+    prepared = datasets.Prepared("cats_vs_dogs", "real", "real", root)
+    assert prepared.summary() == (
+        "cats_vs_dogs: real; train: cats 1000, dogs 999; skipped 3 (2 truncated, 1 not an image)"
+    )
+    assert prepared.as_record() == {
+        "kind": "real", "label": "real", "reason": "",
+        "skipped": {"not an image": 1, "truncated": 2},
+    }  # fmt: skip
+    assert str(prepared) == "real"
+
+
+def test_a_cache_built_before_manifests_is_built_again(lab_env, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    old = lab_env / "cache" / "mnist" / "standin"
+    old.mkdir(parents=True)
+    (old / ".complete").touch()
+    assert datasets.prepare("mnist", "quick").counts["train"]

@@ -11,7 +11,7 @@ import pytest
 
 import helpers.datasets
 from helpers.datasets import DataUnavailable, Remote, fetch, prepare, scan_image_folder
-from helpers.datasets.caltech256_horse_zebra import FILENAME, PER_SPLIT, SCAN_FILE, SPLITS
+from helpers.datasets.caltech256_horse_zebra import FILENAME, PER_SPLIT, SPLITS
 from tests.conftest import jpeg_bytes, tar_add
 
 NAME = "caltech256_horse_zebra"
@@ -51,7 +51,7 @@ def test_real_loader_picks_20_per_class_and_split(
     checksum = _archive(file_server.root / FILENAME)
     _serve(monkeypatch, file_server, checksum)
     prepared = prepare(NAME, "full")
-    assert prepared.is_real
+    assert prepared.kind == "real"
     names = _names(prepared.root)
     assert set(names) == {(s, c) for s in SPLITS for c in ("horse", "zebra")}
     assert all(len(files) == PER_SPLIT for files in names.values())
@@ -60,11 +60,12 @@ def test_real_loader_picks_20_per_class_and_split(
         assert not train & test
         assert all(n.startswith(prefix) for n in train | test)
     assert "105_0999.jpg" not in set().union(*names.values())
-    scan = (prepared.root / SCAN_FILE).read_text()
-    assert "105.horse 45, 250.zebra 42" in scan and "skipped: 1 corrupt" in scan
-    assert not (prepared.root / "_unpacked").exists()
+    assert prepared.skipped == {"corrupt": 1}
+    assert prepared.info == {"readable": {"105.horse": 45, "250.zebra": 42}}
+    assert prepared.counts == dict.fromkeys(SPLITS, {"horse": PER_SPLIT, "zebra": PER_SPLIT})
+    assert sorted(p.name for p in prepared.root.iterdir()) == ["manifest.json", "test", "train"]
     # The selection is fixed: building again from the same archive picks the same files.
-    (prepared.root / ".complete").unlink()
+    (prepared.root / "manifest.json").unlink()
     assert _names(fetch(NAME, progress=False).root) == names
 
 
@@ -72,7 +73,7 @@ def test_quick_mode_does_not_download_the_large_archive(lab_env: Path, file_serv
     _archive(file_server.root / FILENAME)
     _serve(monkeypatch, file_server, None)
     prepared = prepare(NAME, "quick")
-    assert not prepared.is_real and "helpers fetch" in prepared.detail
+    assert prepared.kind == "stand-in" and "helpers fetch" in prepared.detail
     assert file_server.requests == []
     names = _names(prepared.root)
     assert all(len(files) == PER_SPLIT for files in names.values())
@@ -87,5 +88,14 @@ def test_checksum_mismatch_and_too_few_images_are_clear_errors(
         prepare(NAME, "full")
     _archive(file_server.root / FILENAME, zebras=30)
     _serve(monkeypatch, file_server, None)
-    with pytest.raises(DataUnavailable, match="250.zebra .* has 30 readable images, 40 needed"):
+    with pytest.raises(DataUnavailable) as err:
         prepare(NAME, "full")
+    assert (
+        "256_ObjectCategories.tar could not be used: class folder 256_ObjectCategories/250.zebra "
+        "has only 30 readable images (none skipped); at least 40 needed (20 for training, 20 for "
+        "test); it was moved aside to 256_ObjectCategories.tar.bad"
+    ) in str(err.value)
+    assert not (lab_env / "cache" / NAME / "real.tmp").exists()
+    # the fault fixed (a good archive served): the next run downloads again and succeeds
+    _archive(file_server.root / FILENAME)
+    assert prepare(NAME, "full").kind == "real"

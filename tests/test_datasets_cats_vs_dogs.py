@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import zipfile
 from pathlib import Path
 
@@ -12,10 +10,15 @@ from PIL import Image
 
 import helpers.datasets
 from helpers.datasets import Remote, prepare, scan_image_folder
-from helpers.datasets.cats_vs_dogs import CLASSES, FILENAME, SCAN_FILE, SPLITS
-from tests.conftest import jpeg_bytes
+from helpers.datasets.cats_vs_dogs import CLASSES, FILENAME, LAYOUT, REMOTE, SPLITS
+from tests.conftest import dead_url, jpeg_bytes, replace_remote
 
 NAME = "cats_vs_dogs"
+
+
+def remote(*urls: str) -> Remote:
+    """The real entry's layout check, scaled down to the 3 images per folder of ``_archive``."""
+    return Remote(FILENAME, urls, None, dict.fromkeys(LAYOUT, 3))
 
 
 def _archive(path: Path) -> None:
@@ -37,48 +40,40 @@ def test_real_loader_arranges_layout_and_skips_corrupt(
     lab_env: Path, file_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _archive(file_server.root / FILENAME)
-    entry = helpers.datasets.get(NAME)
-    monkeypatch.setitem(
-        helpers.datasets._REGISTRY,
-        NAME,
-        dataclasses.replace(entry, remotes=(Remote(FILENAME, (file_server.url(FILENAME),), None),)),
-    )
+    replace_remote(monkeypatch, NAME, remote(file_server.url(FILENAME)))
     prepared = prepare(NAME, "quick")
-    assert prepared.is_real and prepared.reason == ""
+    assert prepared.kind == "real" and prepared.reason == ""
     for split in SPLITS:
         scan = scan_image_folder(prepared.root / split)
         assert scan.classes == CLASSES
         assert scan.counts() == {"cats": 3, "dogs": 3}
         assert not scan.skipped
     assert not (prepared.root / "train" / "dogs" / "dog.999.jpg").exists()
-    assert sorted(p.name for p in prepared.root.iterdir() if not p.name.startswith(".")) == [
-        SCAN_FILE,
+    assert sorted(p.name for p in prepared.root.iterdir()) == [
+        "manifest.json",
         "train",
         "validation",
     ]
-    train_line, val_line = (prepared.root / SCAN_FILE).read_text().splitlines()
+    assert prepared.class_names == CLASSES
+    assert prepared.counts == dict.fromkeys(SPLITS, {"cats": 3, "dogs": 3})
+    assert prepared.folder("validation") == prepared.root / "validation"
     # A cut JPEG reads as "corrupt" or "truncated" depending on where PIL's decoder stops.
-    assert re.fullmatch(
-        r"train: cats 3, dogs 3 images; skipped 1 \(1 (corrupt|truncated)\)", train_line
+    (why,) = prepared.skipped
+    assert why in ("corrupt", "truncated") and prepared.skipped[why] == 1
+    assert prepared.summary() == (
+        "cats_vs_dogs: real; train: cats 3, dogs 3; validation: cats 3, dogs 3; "
+        f"skipped 1 (1 {why})"
     )
-    assert val_line == "validation: cats 3, dogs 3 images"
+    assert prepared.as_record()["skipped"] == {why: 1}
     # A second prepare uses the cache: no further request.
     assert prepare(NAME, "quick").root == prepared.root
     assert len(file_server.requests) == 1
 
 
 def test_mirrors_are_tried_in_order(lab_env: Path, file_server, monkeypatch) -> None:
-    from tests.conftest import dead_url
-
     _archive(file_server.root / FILENAME)
-    entry = helpers.datasets.get(NAME)
-    urls = (dead_url(FILENAME), file_server.url(FILENAME))
-    monkeypatch.setitem(
-        helpers.datasets._REGISTRY,
-        NAME,
-        dataclasses.replace(entry, remotes=(Remote(FILENAME, urls, None),)),
-    )
-    assert prepare(NAME, "full").is_real
+    replace_remote(monkeypatch, NAME, remote(dead_url(FILENAME), file_server.url(FILENAME)))
+    assert prepare(NAME, "full").kind == "real"
 
 
 def test_official_mirrors_order() -> None:
@@ -87,10 +82,22 @@ def test_official_mirrors_order() -> None:
     assert urls[1].startswith("https://download.mlcc.google.com/mledu-datasets/")
 
 
+def test_archive_without_checksum_is_checked_by_its_layout() -> None:
+    assert REMOTE.checksum is None
+    assert REMOTE.layout == {
+        "cats_and_dogs_filtered/train/cats": 900,
+        "cats_and_dogs_filtered/train/dogs": 900,
+        "cats_and_dogs_filtered/validation/cats": 450,
+        "cats_and_dogs_filtered/validation/dogs": 450,
+    }
+
+
 def test_standin_same_layout_when_offline(lab_env: Path, monkeypatch) -> None:
     monkeypatch.setenv("LAB_OFFLINE", "1")
     prepared = prepare(NAME, "quick")
-    assert not prepared.is_real and prepared.reason == "offline"
+    assert prepared.kind == "stand-in" and prepared.reason == "offline"
+    assert prepared.counts == {"train": {"cats": 200, "dogs": 200},
+                               "validation": {"cats": 100, "dogs": 100}}
     for split in SPLITS:
         scan = scan_image_folder(prepared.root / split)
         assert scan.classes == CLASSES

@@ -12,7 +12,7 @@ import pytest
 import helpers.datasets
 from helpers.datasets import Remote, prepare, scan_image_folder
 from helpers.datasets.download import file_digest
-from helpers.datasets.flowers_roses_tulips import CLASSES, FILENAME, SCAN_FILE, SPLITS
+from helpers.datasets.flowers_roses_tulips import CLASSES, FILENAME, SPLITS
 from tests.conftest import jpeg_bytes, tar_add
 
 NAME = "flowers_roses_tulips"
@@ -48,11 +48,11 @@ def test_real_loader_keeps_roses_tulips_filters_and_splits(
     _serve(file_server, monkeypatch, "sha256:" + file_digest(archive, "sha256"))
 
     # Quick mode does not download this large archive on its own ...
-    assert not prepare(NAME, "quick").is_real
+    assert prepare(NAME, "quick").kind == "stand-in"
     assert file_server.requests == []
     # ... full mode (or `python -m helpers fetch`) does.
     prepared = prepare(NAME, "full")
-    assert prepared.is_real
+    assert prepared.kind == "real"
     train = scan_image_folder(prepared.root / "train")
     validation = scan_image_folder(prepared.root / "validation")
     assert train.classes == validation.classes == CLASSES  # daisy dropped
@@ -63,13 +63,12 @@ def test_real_loader_keeps_roses_tulips_filters_and_splits(
              for s, scan in (("train", train), ("validation", validation))}
     assert not names["train"] & names["validation"]
     assert "999_broken.jpg" not in names["train"] | names["validation"]
-    assert (prepared.root / SCAN_FILE).read_text().splitlines() == [
-        "kept: roses 10, tulips 15 images; skipped 1 (1 truncated)",
-        "train: roses 8, tulips 12",
-        "validation: roses 2, tulips 3",
-    ]
+    assert prepared.summary() == (
+        "flowers_roses_tulips: real; train: roses 8, tulips 12; validation: roses 2, tulips 3; "
+        "skipped 1 (1 truncated)"
+    )
     # cached now: quick mode uses the real data, no new request
-    assert prepare(NAME, "quick").is_real
+    assert prepare(NAME, "quick").kind == "real"
     assert len(file_server.requests) == 1
 
 
@@ -93,9 +92,26 @@ def test_full_mode_fails_clearly_and_standin_has_same_layout(
     with pytest.raises(helpers.datasets.DataUnavailable, match="flower_photos.tgz"):
         prepare(NAME, "full")
     prepared = prepare(NAME, "quick")
-    assert not prepared.is_real
+    assert prepared.kind == "stand-in" and prepared.class_names == CLASSES
     for split_name in SPLITS:
         scan = scan_image_folder(prepared.root / split_name)
         assert scan.classes == CLASSES and not scan.skipped
     counts = scan_image_folder(prepared.root / "train").counts()
     assert counts["tulips"] > counts["roses"] >= 100  # RATIO's 641 : 799, scaled down
+
+
+def test_a_class_too_small_to_split_is_one_clear_error(tmp_path: Path) -> None:
+    from helpers.datasets.flowers_roses_tulips import split
+
+    photos = tmp_path / "flower_photos"
+    for cls, n in (("roses", 1), ("tulips", 4)):
+        (photos / cls).mkdir(parents=True)
+        for i in range(n):
+            (photos / cls / f"{i}.jpg").write_bytes(jpeg_bytes(i))
+    (photos / "roses" / "cut.jpg").write_bytes(b"")
+    with pytest.raises(helpers.datasets.DatasetError) as err:
+        split(scan_image_folder(photos, CLASSES))
+    assert str(err.value) == (
+        f"class folder {photos / 'roses'} has only 1 readable image (1 skipped as unreadable: "
+        "1 empty); at least 2 needed to split it 80/20"
+    )

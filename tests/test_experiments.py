@@ -87,6 +87,52 @@ def test_torn_last_line_is_dropped_and_redone(tmp_path: Path) -> None:
     assert path.read_text().count("\n") == 5  # header + 4 rows, no duplicate
 
 
+@pytest.mark.parametrize(
+    "torn",
+    [
+        "1,2,2\n",  # short, ending in a newline: the TypeError of issue 13
+        '1,2,"[1.0, 0.5\n',  # a quoted value cut off (a history)
+        "1,2,2,0.1,extra\n",  # too many fields
+        "1,2\n",
+    ],
+)
+def test_malformed_last_row_is_dropped_and_redone(tmp_path: Path, torn: str) -> None:
+    path = tmp_path / "sweep.csv"
+    calls = []
+
+    def run(config):
+        calls.append(config["tl"])
+        return {"score": config["tl"] * 2}
+
+    experiments.sweep(path, GRID[:2], run)
+    finished = path.read_text()
+    with open(path, "a") as fh:
+        fh.write(torn)
+    assert len(experiments.read_rows(path)) == 2
+    assert path.read_text() == finished  # the torn row is gone from the file
+    table = experiments.sweep(path, GRID, run)
+    assert calls == [3, 2, 1, 0]
+    assert list(table["score"]) == [6, 4, 2, 0]
+    assert path.read_text().count("\n") == 5
+
+
+def test_torn_header_starts_the_file_again(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.csv"
+    path.write_text("tl,f")
+    table = experiments.sweep(path, GRID[:1], lambda c: {"score": 1})
+    assert list(table["score"]) == [1]
+    assert path.read_text().splitlines()[0] == "tl,ft,score,seconds"
+
+
+def test_malformed_row_before_the_last_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.csv"
+    experiments.sweep(path, GRID[:2], lambda c: {"score": 1})
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + "3,0\n" + lines[2])
+    with pytest.raises(ValueError, match="line 2 has 2 fields, the header 4"):
+        experiments.read_rows(path)
+
+
 def test_table_follows_grid_order_and_reports_seconds(tmp_path: Path) -> None:
     table = experiments.sweep(tmp_path / "s.csv", GRID, lambda c: {"score": c["ft"]})
     again = experiments.sweep(tmp_path / "s.csv", list(reversed(GRID)), lambda c: 1 / 0)

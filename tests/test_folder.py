@@ -68,8 +68,21 @@ def test_folder_without_class_subfolders(tmp_path: Path) -> None:
 def test_empty_class_is_one_clear_error(messy: Path) -> None:
     (messy / "birds").mkdir()
     (messy / "birds" / "broken.jpg").write_bytes(b"")
-    with pytest.raises(DatasetError, match="birds has no readable images"):
+    (messy / "birds" / "cut.jpg").write_bytes(b"\xff\xd8\xff")
+    (messy / "birds" / "readme.txt").write_text("x")
+    with pytest.raises(DatasetError) as err:
         scan_image_folder(messy)
+    assert str(err.value) == (
+        f"class folder {messy / 'birds'} has no readable images (3 skipped as unreadable: "
+        "1 corrupt, 1 empty, 1 not an image); at least 1 needed"
+    )
+
+
+def test_skipped_counts_per_class_and_summary(messy: Path) -> None:
+    scan = scan_image_folder(messy)
+    assert scan.skipped_counts("cats") == {"not an image": 1}
+    assert scan.skipped_counts("dogs") == {"truncated": 1, "corrupt": 1, "empty": 1}
+    assert scan.summary().endswith("skipped 4 (1 corrupt, 1 empty, 1 not an image, 1 truncated)")
 
 
 def test_named_class_that_does_not_exist(messy: Path) -> None:

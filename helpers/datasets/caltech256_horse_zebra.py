@@ -8,8 +8,8 @@ Layout of the prepared root (the lecture's folders for ``flow_from_directory``):
     test/zebra/ ...
 
 Real: ``256_ObjectCategories.tar`` (about 1.2 GB; only ``105.horse`` and ``250.zebra`` are
-unpacked); unreadable images are skipped and counted (``scan.txt``), then 40 per class are drawn
-with a fixed seed, the first 20 for training and the next 20 for test.
+unpacked); unreadable images are skipped and counted (``Prepared.skipped``), then 40 per class
+are drawn with a fixed seed, the first 20 for training and the next 20 for test.
 Stand-in: drawn horses (solid coat) and zebras (striped coat), same layout and counts.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.config import DEFAULT_SEED
-from helpers.datasets import Dataset, Remote, register, scan_image_folder
-from helpers.datasets.download import DataUnavailable
+from helpers.datasets import UNPACKED, Dataset, Manifest, Remote, register, scan_image_folder
+from helpers.datasets.folder import too_few
+from helpers.runtime import DEFAULT_SEED
 from helpers.synth.animals import horse_or_zebra, write_split
 
 FILENAME = "256_ObjectCategories.tar"
@@ -40,7 +40,6 @@ TOP = "256_ObjectCategories"
 CATEGORIES = {"horse": "105.horse", "zebra": "250.zebra"}
 PER_SPLIT = 20  # per class: 20 for training and 20 for test (LECTURE)
 SPLITS = ("train", "test")
-SCAN_FILE = "scan.txt"
 STANDIN_SIZE = 96
 
 
@@ -53,31 +52,32 @@ def _unpack_categories(archive: Path, dest: Path) -> Path:
     return dest / TOP
 
 
-def _real(files: list[Path], out: Path) -> None:
-    root = _unpack_categories(files[0], out / "_unpacked")
+def _real(files: list[Path], out: Path) -> Manifest:
+    root = _unpack_categories(files[0], out / UNPACKED)
     scan = scan_image_folder(root, list(CATEGORIES.values()))
     rng = np.random.default_rng(DEFAULT_SEED)
     for cls, folder in CATEGORIES.items():
         images = scan.images[folder]
         if len(images) < 2 * PER_SPLIT:
-            raise DataUnavailable(
-                f"{folder} in {files[0]} has {len(images)} readable images, {2 * PER_SPLIT} needed"
-            )
+            raise too_few(f"{TOP}/{folder}", len(images), scan.skipped_counts(folder),
+                          2 * PER_SPLIT, f" ({PER_SPLIT} for training, {PER_SPLIT} for test)")
         chosen = [images[i] for i in rng.choice(len(images), 2 * PER_SPLIT, replace=False)]
         for split, part in zip(SPLITS, (chosen[:PER_SPLIT], chosen[PER_SPLIT:]), strict=True):
             (out / split / cls).mkdir(parents=True, exist_ok=True)
             for path in part:
                 shutil.copy2(path, out / split / cls / path.name)
-    shutil.rmtree(out / "_unpacked")
-    kept = ", ".join(f"{folder} {n}" for folder, n in scan.counts().items())
-    skipped = ", ".join(f"{n} {why}" for why, n in scan.skipped_counts().items()) or "none"
-    (out / SCAN_FILE).write_text(f"readable: {kept}; skipped: {skipped}\n")
+    shutil.rmtree(out / UNPACKED)
+    readable = {folder: len(scan.images[folder]) for folder in CATEGORIES.values()}
+    return Manifest.of_folders(
+        out, SPLITS, list(CATEGORIES), scan.skipped_counts(), {"readable": readable}
+    )
 
 
-def _standin(out: Path, seed: int) -> None:
+def _standin(out: Path, seed: int) -> Manifest:
     counts = {cls: (cls, PER_SPLIT) for cls in CATEGORIES}
     for i, split in enumerate(SPLITS):
         write_split(out / split, horse_or_zebra, counts, STANDIN_SIZE, seed + i)
+    return Manifest.of_folders(out, SPLITS, list(CATEGORIES))
 
 
 register(

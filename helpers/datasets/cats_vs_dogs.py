@@ -7,19 +7,23 @@ Layout of the prepared root (as in ``cats_and_dogs_filtered.zip``)::
     validation/cats/cat.2000.jpg ... 500 + 500 (real)
     validation/dogs/dog.2000.jpg ...
 
-Unreadable JPEGs are skipped and counted (``scan.txt`` in the root keeps the summary). BLOG's
-400 + 400 validation images are a choice of the notebook, not of this dataset.
+No checksum is published for the archive, so it is verified by its structure: it must open,
+every member must pass its CRC, and each class folder must hold roughly its real count
+(``LAYOUT``). Unreadable JPEGs are skipped and counted (``Prepared.skipped``). BLOG's 400 + 400
+validation images are a choice of the notebook, not of this dataset.
 Stand-in: drawn cat and dog heads (``helpers.synth.animals``), same layout, fewer images.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from helpers.datasets import (
+    UNPACKED,
     Dataset,
-    FolderScan,
+    Manifest,
     Remote,
     copy_valid,
     register,
@@ -29,8 +33,16 @@ from helpers.datasets.download import extract
 from helpers.synth.animals import cat_or_dog, write_split
 
 FILENAME = "cats_and_dogs_filtered.zip"
+TOP = "cats_and_dogs_filtered"
+SPLITS = ("train", "validation")
+CLASSES = ["cats", "dogs"]
+REAL_COUNTS = {"train": 1000, "validation": 500}  # per class, in the archive
+# Each class folder must hold at least 90% of its real count (a different or cut archive fails).
+LAYOUT = {
+    f"{TOP}/{split}/{cls}": int(0.9 * n) for split, n in REAL_COUNTS.items() for cls in CLASSES
+}
 # No checksum is published with the archive (keras.utils.get_file calls in the TensorFlow
-# tutorials pass none), so none is invented here.
+# tutorials pass none), so none is invented here: LAYOUT is checked instead.
 REMOTE = Remote(
     FILENAME,
     (
@@ -38,32 +50,24 @@ REMOTE = Remote(
         "https://download.mlcc.google.com/mledu-datasets/cats_and_dogs_filtered.zip",
     ),
     None,
+    LAYOUT,
 )
-SPLITS = ("train", "validation")
-CLASSES = ["cats", "dogs"]
-SCAN_FILE = "scan.txt"
 STANDIN_SIZE = 96
 STANDIN_COUNTS = {"train": 200, "validation": 100}  # per class
 
 
-def scan_line(split: str, scan: FolderScan) -> str:
-    """``train: cats 1000, dogs 1000 images; skipped 1 (corrupt)`` (no temporary paths)."""
-    return f"{split}: " + scan.summary().removeprefix(f"{scan.root}: ")
-
-
-def _real(files: list[Path], out: Path) -> None:
-    unpacked = extract(files[0], out / "_unpacked")
-    top = unpacked / "cats_and_dogs_filtered"
-    summaries = []
+def _real(files: list[Path], out: Path) -> Manifest:
+    unpacked = extract(files[0], out / UNPACKED)
+    skipped: Counter[str] = Counter()
     for split in SPLITS:
-        scan = scan_image_folder(top / split, CLASSES)
+        scan = scan_image_folder(unpacked / TOP / split, CLASSES)
         copy_valid(scan, out / split)
-        summaries.append(scan_line(split, scan))
+        skipped.update(scan.skipped_counts())
     shutil.rmtree(unpacked)
-    (out / SCAN_FILE).write_text("\n".join(summaries) + "\n")
+    return Manifest.of_folders(out, SPLITS, CLASSES, skipped)
 
 
-def _standin(out: Path, seed: int) -> None:
+def _standin(out: Path, seed: int) -> Manifest:
     for i, split in enumerate(SPLITS):
         n = STANDIN_COUNTS[split]
         write_split(
@@ -73,9 +77,7 @@ def _standin(out: Path, seed: int) -> None:
             STANDIN_SIZE,
             seed + i,
         )
-    (out / SCAN_FILE).write_text(
-        "\n".join(scan_line(s, scan_image_folder(out / s, CLASSES)) for s in SPLITS) + "\n"
-    )
+    return Manifest.of_folders(out, SPLITS, CLASSES)
 
 
 register(

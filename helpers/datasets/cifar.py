@@ -2,20 +2,24 @@
 
 Real: the python-pickle archives ``keras.datasets.cifar10`` / ``cifar100`` download (same URL and
 SHA-256 as Keras 3.15's ``keras/src/datasets/cifar10.py`` and ``cifar100.py``; Keras names no
-other mirror), extracted and converted to one ``.npz`` of arrays plus the class names from the
-archive's ``meta`` file. Stand-in: ``helpers.synth.cifar`` images with the same shapes, dtypes,
-class count and class names, written to the same ``.npz`` layout.
+other mirror), extracted and converted to one ``.npz`` of arrays; the class names come from the
+archive's ``meta`` file (``Prepared.class_names``). The batches are unpickled allowing plain data
+only (NumPy arrays, dtypes and scalars, lists, dicts, strings, numbers); anything else is
+refused. Stand-in: ``helpers.synth.cifar`` images with the same shapes, dtypes, class count and
+class names, written to the same ``.npz`` layout.
 """
 
 from __future__ import annotations
 
 import pickle
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from helpers.datasets import Dataset, DatasetError, Remote, register
+from helpers.datasets import UNPACKED, Dataset, DatasetError, Manifest, Remote, register
 from helpers.datasets.download import extract
 from helpers.synth.cifar import cifar_like
 
@@ -40,37 +44,58 @@ STANDIN_PER_CLASS = {"cifar10": (500, 100), "cifar100": (60, 20)}
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles only the NumPy arrays, lists and dicts the CIFAR batches hold."""
+    """Unpickles only plain data: NumPy arrays, dtypes and scalars (e.g. labels saved as
+    ``np.int64``), besides the lists, dicts, strings and numbers pickle builds without help."""
 
     ALLOWED = {
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
+        *((core, name) for core in ("numpy.core.multiarray", "numpy._core.multiarray")
+          for name in ("_reconstruct", "scalar")),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol 5
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # bytes in protocol 2 pickles written by Python 3
     }
+
+    def __init__(self, fh: BinaryIO, member: str) -> None:
+        super().__init__(fh, encoding="bytes")
+        self.member = member
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"CIFAR batch refers to {module}.{name}; refused")
+            raise pickle.UnpicklingError(
+                f"{self.member} refers to {module}.{name}, which is not plain data; refused"
+            )
         return super().find_class(module, name)
 
 
-def _unpickle(path: Path) -> dict[str, object]:
+def _unpickle(path: Path, keys: tuple[str, ...]) -> dict[str, object]:
+    """The dict pickled at ``path``, with str keys; it must hold ``keys``."""
     with open(path, "rb") as fh:
-        raw = _ArrayUnpickler(fh, encoding="bytes").load()
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
+        raw = _ArrayUnpickler(fh, path.name).load()
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{path.name} holds a {type(raw).__name__}, not a CIFAR batch dict")
+    d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise DatasetError(
+            f"{path.name} has no {', '.join(missing)}: is it the CIFAR python version?"
+        )
+    return d
 
 
 def _batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     """One pickled batch as keras.datasets gives it: NHWC uint8 images, ``(N, 1)`` labels."""
-    d = _unpickle(path)
+    d = _unpickle(path, ("data", label_key))
     data = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     labels = np.asarray(d[label_key], dtype=np.uint8).reshape(-1, 1)
+    if len(labels) != len(data):
+        raise DatasetError(f"{path.name} has {len(data)} images but {len(labels)} labels")
     return data, labels
 
 
-def _names(meta: Path, key: str) -> np.ndarray:
-    return np.array([n.decode() if isinstance(n, bytes) else n for n in _unpickle(meta)[key]])
+def _names(meta: Path, key: str) -> list[str]:
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in _unpickle(meta, (key,))[key]]
 
 
 def _member_folder(root: Path, name: str) -> Path:
@@ -80,57 +105,59 @@ def _member_folder(root: Path, name: str) -> Path:
     return found[0]
 
 
-def _save(out: Path, name: str, train: tuple, test: tuple, class_names) -> None:
+def _save(out: Path, name: str, train: tuple, test: tuple, class_names: Sequence[str]) -> Manifest:
     np.savez_compressed(
         out / f"{name}.npz",
         x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1],
-        class_names=np.asarray(class_names),
     )  # fmt: skip
+    return Manifest.of_labels(class_names, {"train": train[1], "test": test[1]})
 
 
-def _real10(files: list[Path], out: Path) -> None:
-    tmp = extract(files[0], out / "extracted")
+def _member(folder: Path, name: str) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise DatasetError(f"the archive has no {folder.name}/{name}")
+    return path
+
+
+def _real10(files: list[Path], out: Path) -> Manifest:
+    tmp = extract(files[0], out / UNPACKED)
     folder = _member_folder(tmp, "cifar-10-batches-py")
-    parts = [_batch(folder / f"data_batch_{i}", "labels") for i in range(1, 6)]
+    parts = [_batch(_member(folder, f"data_batch_{i}"), "labels") for i in range(1, 6)]
     train = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-    test = _batch(folder / "test_batch", "labels")
-    _save(out, "cifar10", train, test, _names(folder / "batches.meta", "label_names"))
+    test = _batch(_member(folder, "test_batch"), "labels")
+    names = _names(_member(folder, "batches.meta"), "label_names")
     shutil.rmtree(tmp)
+    return _save(out, "cifar10", train, test, names)
 
 
-def _real100(files: list[Path], out: Path) -> None:
-    tmp = extract(files[0], out / "extracted")
+def _real100(files: list[Path], out: Path) -> Manifest:
+    tmp = extract(files[0], out / UNPACKED)
     folder = _member_folder(tmp, "cifar-100-python")
-    train = _batch(folder / "train", "fine_labels")
-    test = _batch(folder / "test", "fine_labels")
-    _save(out, "cifar100", train, test, _names(folder / "meta", "fine_label_names"))
+    train = _batch(_member(folder, "train"), "fine_labels")
+    test = _batch(_member(folder, "test"), "fine_labels")
+    names = _names(_member(folder, "meta"), "fine_label_names")
     shutil.rmtree(tmp)
+    return _save(out, "cifar100", train, test, names)
 
 
-def _standin(name: str, class_names: tuple[str, ...]):
-    def build(out: Path, seed: int) -> None:
+def _standin(name: str, class_names: tuple[str, ...]) -> Callable[[Path, int], Manifest]:
+    def build(out: Path, seed: int) -> Manifest:
         n_train, n_test = STANDIN_PER_CLASS[name]
         train = cifar_like(n_train, len(class_names), seed)
         test = cifar_like(n_test, len(class_names), seed + 1)
-        _save(out, name, train, test, class_names)
+        return _save(out, name, train, test, class_names)
 
     return build
 
 
-def _loader(name: str):
+def _loader(name: str) -> Callable[[Path], tuple]:
     def load(root: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.<name>.load_data()``."""
         with np.load(root / f"{name}.npz", allow_pickle=False) as f:
             return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
     return load
-
-
-def class_names(root: Path) -> list[str]:
-    """The class names stored with a prepared CIFAR folder (``cfg.data[name].root``)."""
-    (path,) = root.glob("cifar*.npz")
-    with np.load(path, allow_pickle=False) as f:
-        return [str(n) for n in f["class_names"]]
 
 
 for _name, _title, _classes, _remote, _build in (

@@ -1,7 +1,13 @@
-"""Downloads: mirrors tried in order, checksums, resume of partial files, safe extraction.
+"""Downloads: mirrors tried in order, verification, resume of partial files, safe extraction.
 
-DESIGN.md "Reliability": downloads are checksummed and resumable; a missing download fails with
-one clear line naming the URL(s) and the path where the file can be placed by hand.
+Every file is verified before it is used (docs/architecture.md, "Data and weights"): by its
+published checksum or, where none is published, by its structure (a web page is refused; an
+archive must open, its members must pass their CRC, and ``Remote.layout``'s folders must hold
+their minimum counts).
+A download that fails verification is deleted before it becomes the file; a file already in
+place that fails is moved aside to ``<file>.bad``. Either way the next mirror or the next run
+starts clean, and a missing file fails with one line naming the URL(s), why each failed, and
+the path where the file can be placed by hand.
 """
 
 from __future__ import annotations
@@ -9,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -20,30 +29,72 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from helpers.config import offline
+from helpers.runtime import offline
 
 CHUNK = 1 << 16
 RESUME_ATTEMPTS = 3
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+# The first bytes of a web page saved under a data file's name (an error or sign-in page).
+WEB_PAGE_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<error")
+ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error)
 
 
 class DataUnavailable(RuntimeError):
-    """A real file could not be had; the message is one line a student can act on."""
+    """A real file could not be had or used; the message is one line a student can act on.
+
+    ``reason`` is the short form for a banner: ``offline``, ``download failed``,
+    ``download unusable: ...`` or ``file in the cache unusable: ...``.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
 class Remote:
-    """One downloadable file: its name in the cache, mirrors in order, and ``algo:hexdigest``."""
+    """One downloadable file: its name in the cache, mirrors in order, ``algo:hexdigest``, and,
+    for an archive without a published checksum, ``layout``: folder inside the archive ->
+    the fewest files it must hold (anywhere below it)."""
 
     filename: str
     urls: tuple[str, ...]
     checksum: str | None = None
+    layout: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file is not a good copy: ``short`` for a banner, ``detail`` (expected vs found)."""
+
+    short: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.short}: {self.detail}" if self.detail else self.short
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) as one space."""
+    return " ".join(text.split())
+
+
+def mirror_base(mirror: str) -> str:
+    """``LAB_DATA_MIRROR`` as a URL: a plain folder path (``/srv/course-data``, ``~/data``)
+    becomes its ``file://`` URL; a URL is kept."""
+    mirror = mirror.strip()
+    scheme = urllib.parse.urlsplit(mirror).scheme
+    if len(scheme) < 2:  # no scheme, or a Windows drive letter
+        return Path(mirror).expanduser().resolve().as_uri()
+    return mirror.rstrip("/")
 
 
 def candidate_urls(remote: Remote) -> list[str]:
-    """``LAB_DATA_MIRROR`` (a classroom server holding the files by name) first, then the
-    official mirrors in order."""
-    mirror = os.environ.get("LAB_DATA_MIRROR", "").rstrip("/")
-    return ([f"{mirror}/{remote.filename}"] if mirror else []) + list(remote.urls)
+    """``LAB_DATA_MIRROR`` (a classroom server or folder holding the files by name) first, then
+    the official mirrors in order."""
+    mirror = os.environ.get("LAB_DATA_MIRROR", "").strip()
+    own = [f"{mirror_base(mirror)}/{urllib.parse.quote(remote.filename)}"] if mirror else []
+    return own + list(remote.urls)
 
 
 def file_digest(path: Path, algo: str) -> str:
@@ -54,40 +105,146 @@ def file_digest(path: Path, algo: str) -> str:
     return digest.hexdigest()
 
 
-def checksum_ok(path: Path, checksum: str | None) -> bool:
-    if checksum is None:
-        return True
-    algo, _, expected = checksum.partition(":")
-    return file_digest(path, algo) == expected.lower()
+def _web_page(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(1024).lstrip().lower()
+    return head.startswith(WEB_PAGE_STARTS)
 
 
-def unavailable(remote: Remote, dest: Path, reasons: Mapping[str, str]) -> DataUnavailable:
-    """One line: every URL with why it failed, and where to place the file by hand."""
+def check_file(path: Path, remote: Remote) -> Problem | None:
+    """Why ``path`` is not a good copy of ``remote``, or ``None``: its checksum where one is
+    published, else its structure (module docstring)."""
+    page = " (it is a web page: an error or sign-in page saved under the file's name)"
+    if remote.checksum:
+        algo, _, expected = remote.checksum.partition(":")
+        found = file_digest(path, algo)
+        if found == expected.lower():
+            return None
+        note = page if _web_page(path) else ""
+        return Problem("checksum mismatch", f"{algo} expected {expected}, found {found}{note}")
+    if path.stat().st_size == 0:
+        return Problem("empty file")
+    if _web_page(path):
+        return Problem("a web page, not the file", "an error or sign-in page saved under its name")
+    name = remote.filename.lower()
+    if not name.endswith(ARCHIVE_SUFFIXES):
+        return None
+    return archive_problem(path, "zip" if name.endswith(".zip") else "tar", remote.layout or {})
+
+
+def archive_problem(path: Path, kind: str, layout: Mapping[str, int]) -> Problem | None:
+    """Why the ``kind`` (``zip`` or ``tar``) archive at ``path`` cannot be used: it does not
+    open, a member is damaged (zip CRC, truncated data), or a ``layout`` folder holds too few
+    files."""
+    damaged = f"damaged {kind} archive"
+    try:
+        if kind == "zip":
+            if not zipfile.is_zipfile(path):
+                return Problem("not a complete zip archive", "truncated, or another kind of file")
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+                if bad is not None:
+                    return Problem(damaged, f"member {bad} fails its CRC check")
+                names = [info.filename for info in zf.infolist() if not info.is_dir()]
+        else:
+            try:
+                tar = tarfile.open(path)
+            except tarfile.ReadError:
+                return Problem("not a tar archive", "truncated, or another kind of file")
+            with tar:
+                names = _tar_files(tar)
+    except ARCHIVE_ERRORS as err:
+        return Problem(damaged, error_text(err))
+    return layout_problem(names, layout)
+
+
+def _tar_files(tar: tarfile.TarFile) -> list[str]:
+    """The regular files' names, each read to its end (a truncated member raises)."""
+    names = []
+    for member in tar:
+        if member.isfile():
+            with tar.extractfile(member) as fh:
+                while fh.read(CHUNK):
+                    pass
+            names.append(member.name)
+    return names
+
+
+def layout_problem(names: list[str], layout: Mapping[str, int]) -> Problem | None:
+    """Compare the archive's file ``names`` with ``layout`` (see ``Remote``)."""
+    names = [name.removeprefix("./") for name in names]
+    if not names:
+        return Problem("empty archive", "it holds no files")
+    short = []
+    for folder, minimum in layout.items():
+        prefix = folder.rstrip("/") + "/"
+        found = sum(name.startswith(prefix) for name in names)
+        if found < minimum:
+            files = f"{found} file" + "s" * (found != 1)
+            short.append(f"{prefix} holds {files}, at least {minimum} expected")
+    if not short:
+        return None
+    others = len(short) - 1
+    more = f" (and {others} more folder{'s' * (others > 1)})" if others else ""
+    top = sorted({name.split("/")[0] for name in names})
+    shown = ", ".join(top[:3]) + (", ..." if len(top) > 3 else "")
+    return Problem("not the expected archive", f"{short[0]}{more}; its top level: {shown}")
+
+
+def error_text(err: BaseException) -> str:
+    """``BadZipFile: Bad CRC-32 for file 'x'``: the error's type and text, on one line."""
+    return one_line(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``<name>.bad`` (replacing an earlier one) and return the new path."""
+    bad = path.with_name(path.name + ".bad")
+    path.replace(bad)
+    return bad
+
+
+def unavailable(
+    remote: Remote, dest: Path, reasons: Mapping[str, str], reason: str, local: str = ""
+) -> DataUnavailable:
+    """One line: every URL with why it failed, what was wrong with a copy already at ``dest``
+    (``local``), and where to place the file by hand."""
     tried = " or ".join(f"{url} ({reasons[url]})" for url in candidate_urls(remote))
-    return DataUnavailable(
-        f"could not get {remote.filename} from {tried}. Download it by hand and place it at {dest}"
-    )
+    if local:
+        advice = f". {local}: get a fresh copy from one of those URLs and place it at {dest}"
+    else:
+        advice = f". Download it by hand and place it at {dest}"
+    return DataUnavailable(f"could not get {remote.filename} from {tried}{advice}", reason)
 
 
 def in_full_mode(err: DataUnavailable, fallback: str) -> DataUnavailable:
     """``err`` as full mode raises it: with quick mode named as the alternative."""
-    return DataUnavailable(f"{err}, or run in quick mode (LAB_MODE=quick) to use {fallback}.")
+    return DataUnavailable(
+        f"{err}, or run in quick mode (LAB_MODE=quick) to use {fallback}.", err.reason
+    )
 
 
 def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool = True) -> Path:
-    """Fetch ``remote`` to ``dest`` (kept if already there and its checksum matches).
+    """Fetch ``remote`` to ``dest``, verified (module docstring); a good ``dest`` is kept.
 
     Bytes arrive in ``dest.part``; an interrupted transfer is resumed with an HTTP Range request,
-    on the next attempt or the next run. A checksum mismatch discards the file and tries the
-    next mirror. Raises ``DataUnavailable`` when no mirror delivers.
+    on the next attempt or the next run. A ``.part`` that fails verification is deleted and the
+    next mirror tried; a ``dest`` that fails is moved aside to ``dest.bad``, saying so. Raises
+    ``DataUnavailable`` when no mirror delivers a good copy.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and checksum_ok(dest, remote.checksum):
-        return dest
+    local = ""
+    reason = ""
+    if dest.exists():
+        problem = check_file(dest, remote)
+        if problem is None:
+            return dest
+        bad = move_aside(dest)
+        local = f"The copy at {dest} was unusable ({problem}) and was moved aside to {bad.name}"
+        reason = f"file in the cache unusable: {problem.short}"
     if offline():
-        bad = f"; the file at {dest} fails its checksum" if dest.exists() else ""
-        why = f"not tried: downloads are disabled, LAB_OFFLINE=1{bad}"
-        raise unavailable(remote, dest, dict.fromkeys(candidate_urls(remote), why))
+        why = "not tried: downloads are disabled, LAB_OFFLINE=1"
+        urls = candidate_urls(remote)
+        raise unavailable(remote, dest, dict.fromkeys(urls, why), reason or "offline", local)
     part = dest.with_name(dest.name + ".part")
     reasons = {}
     for url in candidate_urls(remote):
@@ -96,13 +253,17 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
         except (urllib.error.URLError, HTTPException, OSError, ValueError) as err:
             reasons[url] = _reason(err)
             continue
-        if not checksum_ok(part, remote.checksum):
+        problem = check_file(part, remote)
+        if problem is not None:
             part.unlink()
-            reasons[url] = "checksum mismatch"
+            reasons[url] = str(problem)
+            reason = reason or f"download unusable: {problem.short}"
             continue
         part.replace(dest)
+        if local:
+            print(f"{local}; a fresh copy was downloaded from {url}", file=sys.stderr)
         return dest
-    raise unavailable(remote, dest, reasons)
+    raise unavailable(remote, dest, reasons, reason or "download failed", local)
 
 
 def _fetch_with_resume(url: str, part: Path, timeout: float, progress: bool) -> None:
@@ -154,30 +315,36 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP {err.code}"
     if isinstance(err, urllib.error.URLError):
-        return str(err.reason)
-    return str(err) or type(err).__name__
+        return one_line(str(err.reason))
+    return one_line(str(err)) or type(err).__name__
 
 
 def extract(archive: Path, dest: Path) -> Path:
-    """Unpack a zip or tar(.gz) into ``dest`` (made fresh), refusing paths that leave it."""
+    """Unpack a zip or tar(.gz) into ``dest`` (made fresh), refusing paths that leave it.
+
+    It unpacks into ``dest.tmp`` first, removed again if anything fails."""
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                _inside(tmp, name)
-            zf.extractall(tmp)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            for member in tf.getmembers():
-                _inside(tmp, member.name)
-            if hasattr(tarfile, "data_filter"):
-                tf.extractall(tmp, filter="data")
-            else:
-                tf.extractall(tmp)
-    else:
-        raise DataUnavailable(f"{archive} is neither a zip nor a tar archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    _inside(tmp, name)
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                for member in tf.getmembers():
+                    _inside(tmp, member.name)
+                if hasattr(tarfile, "data_filter"):
+                    tf.extractall(tmp, filter="data")
+                else:
+                    tf.extractall(tmp)
+        else:
+            raise DataUnavailable(f"{archive.name} is neither a zip nor a tar archive")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(dest, ignore_errors=True)
     tmp.replace(dest)
     return dest
@@ -186,4 +353,4 @@ def extract(archive: Path, dest: Path) -> Path:
 def _inside(root: Path, name: str) -> None:
     target = (root / name).resolve()
     if root.resolve() not in (target, *target.parents):
-        raise DataUnavailable(f"archive member {name!r} would be written outside {root}")
+        raise DataUnavailable(f"archive member {name!r} would be written outside the folder")

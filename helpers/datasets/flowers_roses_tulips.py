@@ -6,7 +6,8 @@ each class is split 80% train / 20% validation with a fixed seed. Layout of the 
 
     train/roses/*.jpg       train/tulips/*.jpg
     validation/roses/*.jpg  validation/tulips/*.jpg
-    scan.txt                kept and skipped counts, and the split
+
+The files skipped as unreadable are counted in ``Prepared.skipped``.
 
 Stand-in: drawn roses and tulips (``helpers.synth.flowers``) written in the archive's class-folder
 layout and split by the same code.
@@ -19,8 +20,18 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from helpers.datasets import Dataset, FolderScan, Remote, copy_valid, register, scan_image_folder
+from helpers.datasets import (
+    UNPACKED,
+    Dataset,
+    FolderScan,
+    Manifest,
+    Remote,
+    copy_valid,
+    register,
+    scan_image_folder,
+)
 from helpers.datasets.download import extract
+from helpers.datasets.folder import too_few
 from helpers.synth.flowers import write_flower_photos
 
 FILENAME = "flower_photos.tgz"
@@ -34,7 +45,7 @@ CLASSES = ["roses", "tulips"]
 SPLITS = ("train", "validation")
 VALIDATION_SHARE = 0.2
 SPLIT_SEED = 123
-SCAN_FILE = "scan.txt"
+MIN_PER_CLASS = 2  # one image for each split
 STANDIN_SIZE = 96
 STANDIN_COUNTS = {"roses": 160, "tulips": 200}  # RATIO's 641 : 799, scaled down
 
@@ -43,6 +54,9 @@ def split(scan: FolderScan, seed: int = SPLIT_SEED) -> dict[str, FolderScan]:
     """Each class's readable images split 80/20 into ``{"train": ..., "validation": ...}``."""
     parts: dict[str, FolderScan] = {s: FolderScan(root=scan.root, images={}) for s in SPLITS}
     for cls, files in scan.images.items():
+        if len(files) < MIN_PER_CLASS:
+            raise too_few(scan.root / cls, len(files), scan.skipped_counts(cls), MIN_PER_CLASS,
+                          " to split it 80/20")
         train, validation = train_test_split(
             sorted(files), test_size=VALIDATION_SHARE, random_state=seed, shuffle=True
         )
@@ -51,27 +65,27 @@ def split(scan: FolderScan, seed: int = SPLIT_SEED) -> dict[str, FolderScan]:
     return parts
 
 
-def arrange(flower_photos: Path, out: Path) -> None:
+def arrange(flower_photos: Path, out: Path) -> Manifest:
     """Scan ``flower_photos/{roses,tulips}``, drop unreadable files, split, copy into ``out``."""
     scan = scan_image_folder(flower_photos, CLASSES)
-    lines = ["kept: " + scan.summary().removeprefix(f"{scan.root}: ")]
     for name, part in split(scan).items():
         copy_valid(part, out / name)
-        lines.append(f"{name}: " + ", ".join(f"{c} {n}" for c, n in part.counts().items()))
-    (out / SCAN_FILE).write_text("\n".join(lines) + "\n")
+    return Manifest.of_folders(out, SPLITS, CLASSES, scan.skipped_counts())
 
 
-def _real(files: list[Path], out: Path) -> None:
-    unpacked = extract(files[0], out / "_unpacked")
-    arrange(unpacked / "flower_photos", out)
+def _real(files: list[Path], out: Path) -> Manifest:
+    unpacked = extract(files[0], out / UNPACKED)
+    manifest = arrange(unpacked / "flower_photos", out)
     shutil.rmtree(unpacked)
+    return manifest
 
 
-def _standin(out: Path, seed: int) -> None:
+def _standin(out: Path, seed: int) -> Manifest:
     generated = out / "_generated"
     write_flower_photos(generated, STANDIN_COUNTS, STANDIN_SIZE, seed)
-    arrange(generated, out)
+    manifest = arrange(generated, out)
     shutil.rmtree(generated)
+    return manifest
 
 
 register(

@@ -1,13 +1,15 @@
 """Image folders with one subfolder per class: scan, skip what cannot be read, copy the rest.
 
-DESIGN.md "Reliability": corrupt or non-image files are skipped and counted, never fatal; a wrong
-path or an empty class folder is one clear error; nothing writes into a source data folder.
+Corrupt or non-image files are skipped and counted, never fatal; a wrong path or a class folder
+with too few readable images is one clear error (the folder, the count found, the files skipped
+and why, the minimum); nothing writes into a source data folder.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,16 +38,40 @@ class FolderScan:
     def counts(self) -> dict[str, int]:
         return {name: len(files) for name, files in self.images.items()}
 
-    def skipped_counts(self) -> dict[str, int]:
-        return dict(Counter(reason for _, reason in self.skipped))
+    def skipped_counts(self, cls: str | None = None) -> dict[str, int]:
+        """Reason -> number of files skipped (in class folder ``cls`` only, if given)."""
+        inside = self.root / cls if cls else self.root
+        return dict(Counter(why for path, why in self.skipped if path.is_relative_to(inside)))
 
     def summary(self) -> str:
         kept = ", ".join(f"{name} {n}" for name, n in self.counts().items())
         line = f"{self.root}: {kept} images"
         if self.skipped:
-            why = ", ".join(f"{n} {reason}" for reason, n in self.skipped_counts().items())
-            line += f"; skipped {len(self.skipped)} ({why})"
+            line += f"; {skipped_text(self.skipped_counts())}"
         return line
+
+
+def _breakdown(skipped: Mapping[str, int]) -> str:
+    parts = sorted(skipped.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{n} {why}" for why, n in parts)
+
+
+def skipped_text(skipped: Mapping[str, int]) -> str:
+    """``skipped 3 (2 truncated, 1 not an image)``: the total, then each reason, most first."""
+    return f"skipped {sum(skipped.values())} ({_breakdown(skipped)})"
+
+
+def too_few(
+    folder: Path | str, found: int, skipped: Mapping[str, int], needed: int, purpose: str = ""
+) -> DatasetError:
+    """The error for a class folder with fewer than ``needed`` readable images: the folder,
+    the count found, how many files were skipped as unreadable and why, and the minimum."""
+    have = "no readable images" if not found else f"only {found} readable image" + "s" * (found > 1)
+    total = sum(skipped.values())
+    why = f"{total} skipped as unreadable: {_breakdown(skipped)}" if total else "none skipped"
+    return DatasetError(
+        f"class folder {folder} has {have} ({why}); at least {needed} needed{purpose}"
+    )
 
 
 def image_problem(path: Path) -> str | None:
@@ -92,7 +118,7 @@ def scan_image_folder(root: Path | str, classes: list[str] | None = None) -> Fol
             else:
                 kept.append(path)
         if not kept:
-            raise DatasetError(f"class folder {folder} has no readable images")
+            raise too_few(folder, 0, scan.skipped_counts(name), 1)
         scan.images[name] = kept
     return scan
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from helpers.datasets import Dataset, Remote, register
+from helpers.datasets import Dataset, Manifest, Remote, register
 
 FILENAME = "mnist.npz"
 REMOTE = Remote(
@@ -22,10 +22,17 @@ REMOTE = Remote(
     "sha256:731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
 )
 MNIST_TEST_SHARE = 10_000 / 70_000
+CLASS_NAMES = [str(digit) for digit in range(10)]
 
 
-def _real(files: list[Path], out: Path) -> None:
+def _manifest(out: Path) -> Manifest:
+    with np.load(out / FILENAME, allow_pickle=False) as f:
+        return Manifest.of_labels(CLASS_NAMES, {"train": f["y_train"], "test": f["y_test"]})
+
+
+def _real(files: list[Path], out: Path) -> Manifest:
     shutil.copy2(files[0], out / FILENAME)
+    return _manifest(out)
 
 
 def _digits_28x28() -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +47,7 @@ def _digits_28x28() -> tuple[np.ndarray, np.ndarray]:
     return images, digits.target.astype(np.uint8)
 
 
-def _standin(out: Path, seed: int) -> None:
+def _standin(out: Path, seed: int) -> Manifest:
     from sklearn.model_selection import train_test_split
 
     x, y = _digits_28x28()
@@ -50,6 +57,7 @@ def _standin(out: Path, seed: int) -> None:
     np.savez_compressed(
         out / FILENAME, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
     )
+    return _manifest(out)
 
 
 def load_data(root: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

@@ -1,7 +1,9 @@
 """Motor cores, defect vs ok (MOTOR §6.1): the synthetic cores of ``helpers.synth.motor``.
 
 MOTOR's photographs are proprietary, so the generator *is* the dataset, in both modes (it needs
-no download, so ``prepare`` always builds it; the label says it is synthetic). Two entries:
+no download, so ``prepare`` always builds it; its kind is ``synthetic``). Two entries, whose
+``Prepared.info`` holds the generator's settings (``size``, ``n_defect``, ``n_ok`` and the
+defect ``scale``) and whose ``Prepared.load(size=...)`` returns ``MotorImages``:
 
 * ``motor_cores``: MOTOR's numbers, 300 defect + 800 ok images at 640x640, 76/24 split;
 * ``motor_cores_small``: the same generator at 64x64, 150 + 150 images, defects drawn 2.5x
@@ -15,20 +17,24 @@ Layout of a prepared root (see ``helpers.synth.motor``)::
 ``load_images(root, size)`` reads that layout, a student's own folder (``defect/`` and ``ok/``,
 optionally under ``train/`` and ``validation/``; masks in ``masks/`` mirroring the images if
 any) and DAGM 2007 (``ClassN/{Train,Test}/*.PNG`` with ``Label/*_label.PNG`` masks: an image
-with a label mask is a defect) through the same call. Unreadable images are skipped and counted.
+with a label mask is a defect) through the same call. Unreadable images are skipped and counted;
+a class with too few readable images to split is one clear error.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from helpers.datasets import Dataset, register, scan_image_folder
-from helpers.datasets.folder import image_problem
+from helpers.datasets import Dataset, FolderScan, Manifest, register, scan_image_folder
+from helpers.datasets.folder import image_problem, skipped_text, too_few
 from helpers.synth import motor
 
 CLASSES = ("defect", "ok")  # class index 0 = defect, 1 = ok (alphabetical, as Keras orders)
@@ -37,7 +43,6 @@ SPLITS = motor.SPLITS
 # balanced classes (chance 50%); the full set follows MOTOR exactly.
 SMALL = {"size": 64, "n_defect": 150, "n_ok": 150, "scale": 2.5}
 FULL = {"size": 640, "n_defect": 300, "n_ok": 800, "scale": 1.0}
-SETTINGS = {"motor_cores": FULL, "motor_cores_small": SMALL}
 
 
 @dataclass
@@ -61,15 +66,21 @@ class MotorImages:
 
         line = f"train: {count(self.y_train)}; validation: {count(self.y_val)}"
         if self.skipped:
-            line += f"; skipped {sum(self.skipped.values())} unreadable ({self.skipped})"
+            line += f"; {skipped_text(self.skipped)}"
         return line
 
 
-def _build(params: dict[str, float]):
-    def build(out: Path, seed: int = 0) -> None:
+def _build(params: dict[str, float]) -> Callable[[Path, int], Manifest]:
+    def build(out: Path, seed: int = 0) -> Manifest:
         motor.write_dataset(out, seed=seed, **params)
+        return Manifest.of_folders(out, SPLITS, list(CLASSES), info=params)
 
     return build
+
+
+def _load(root: Path, size: int | None = None, **kwargs: Any) -> MotorImages:
+    """``MotorImages`` at ``size`` x ``size`` (default: the size the set was drawn at)."""
+    return load_images(root, size or int(Manifest.read(root).info["size"]), **kwargs)
 
 
 def _synthetic(name: str, params: dict[str, float]) -> Dataset:
@@ -84,8 +95,10 @@ def _synthetic(name: str, params: dict[str, float]) -> Dataset:
         remotes=(),
         build_real=lambda files, out: build(out),
         build_standin=build,
+        load=_load,
         real_label=label,
         standin_label=label,
+        synthetic=True,
     )
 
 
@@ -109,8 +122,8 @@ def _kinds_csv(root: Path) -> dict[str, str]:
         return {row["file"]: row["kind"] for row in csv.DictReader(fh)}
 
 
-def _samples_folder(root: Path, split: Path) -> tuple[list[tuple], dict[str, int]]:
-    """(image path, label, mask path or None, kind) for ``split/{defect,ok}``."""
+def _samples_folder(root: Path, split: Path) -> tuple[list[tuple], FolderScan]:
+    """(image path, label, mask path or None, kind) for ``split/{defect,ok}``, and the scan."""
     scan = scan_image_folder(split, list(CLASSES))
     kinds = _kinds_csv(root)
     samples = []
@@ -120,7 +133,7 @@ def _samples_folder(root: Path, split: Path) -> tuple[list[tuple], dict[str, int
             mask = root / "masks" / rel
             kind = kinds.get(rel, "defect") if cls == "defect" else "ok"
             samples.append((path, label, mask if mask.exists() else None, kind))
-    return samples, scan.skipped_counts()
+    return samples, scan
 
 
 def _samples_dagm(folder: Path, kind: str) -> tuple[list[tuple], dict[str, int]]:
@@ -139,10 +152,25 @@ def _samples_dagm(folder: Path, kind: str) -> tuple[list[tuple], dict[str, int]]
     return samples, skipped
 
 
-def _split_off(samples: list[tuple], share: float, seed: int) -> tuple[list[tuple], list[tuple]]:
+def min_per_class(share: float) -> int:
+    """The fewest images per class for a stratified split with ``share`` for validation: each
+    class gives at least one image to each side."""
+    return max(2, math.ceil(1 / share), math.ceil(1 / (1 - share)))
+
+
+def _split_off(
+    samples: list[tuple], scan: FolderScan, share: float, seed: int
+) -> tuple[list[tuple], list[tuple]]:
     """A stratified ``share`` of ``samples`` for validation (for a folder with no split)."""
     from sklearn.model_selection import train_test_split
 
+    if not 0 < share < 1:
+        raise ValueError(f"validation_share must be between 0 and 1, not {share}")
+    needed = min_per_class(share)
+    for cls, files in scan.images.items():
+        if len(files) < needed:
+            raise too_few(scan.root / cls, len(files), scan.skipped_counts(cls), needed,
+                          f" to hold out {share:.0%} of them for validation")
     labels = [s[1] for s in samples]
     train, val = train_test_split(samples, test_size=share, stratify=labels, random_state=seed)
     return train, val
@@ -187,14 +215,14 @@ def load_images(
                 into.extend(found)
                 add(why)
     elif all((root / s).is_dir() for s in SPLITS):
-        train, why = _samples_folder(root, root / SPLITS[0])
-        add(why)
-        val, why = _samples_folder(root, root / SPLITS[1])
-        add(why)
+        train, scan = _samples_folder(root, root / SPLITS[0])
+        add(scan.skipped_counts())
+        val, scan = _samples_folder(root, root / SPLITS[1])
+        add(scan.skipped_counts())
     else:
-        samples, why = _samples_folder(root, root)
-        add(why)
-        train, val = _split_off(samples, validation_share, seed)
+        samples, scan = _samples_folder(root, root)
+        add(scan.skipped_counts())
+        train, val = _split_off(samples, scan, validation_share, seed)
     x_train, y_train, masks_train, kinds_train = _arrays(train, size)
     x_val, y_val, masks_val, kinds_val = _arrays(val, size)
     return MotorImages(x_train, y_train, x_val, y_val, masks_val, kinds_val, masks_train,

@@ -1,0 +1,23 @@
+"""The README's results table is the output of ``python -m helpers report`` over the committed
+``results/``: a stale table (results re-run, table not regenerated) fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_table() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.splitlines() if line.startswith("| "))
+
+
+def test_readme_results_table_matches_the_committed_results(monkeypatch) -> None:
+    monkeypatch.setenv("LAB_RESULTS", str(ROOT / "results"))
+    assert _readme_table() == results.report(), (
+        "README's results table is stale: paste the output of `python -m helpers report`"
+    )
