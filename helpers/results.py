@@ -246,7 +246,8 @@ def report(modes: tuple[str, ...] = runtime.MODES) -> str:
             for row in rows:
                 lines.append(
                     f"| {notebook} | {mode} | {row['metric']} | {_fmt(row['measured'])} | "
-                    f"{_fmt(row['document'])} | {row['source']} | {source_kinds(prov['data'], 'none')} | "
+                    f"{_fmt(row['document'])} | {row['source']} | "
+                    f"{source_kinds(prov['data'], 'none')} | "
                     f"{source_kinds(prov['weights'], 'none')} | "
                     f"{prov['date'][:10]}, {prov['device']}, {prov['backend']}, "
                     f"{prov['git_commit']} |"

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from helpers import results, runtime
 
-
 FINISHED = ".finished"
 
 

@@ -52,7 +52,7 @@ def compare_accuracies(accuracies: Mapping[str, float], n: int, what: str = "acc
         raise ValueError("a comparison needs at least two accuracies")
     ranked = sorted(accuracies.items(), key=lambda item: item[1], reverse=True)
     intervals = {name: accuracy_interval(value, n) for name, value in ranked}
-    (best, value), rest = ranked[0], ranked[1:]
+    best, rest = ranked[0][0], ranked[1:]
     low = intervals[best][0]
     shown = ", ".join(f"{name} {v:.3f} [{intervals[name][0]:.3f}, {intervals[name][1]:.3f}]"
                       for name, v in ranked)
@@ -78,7 +78,7 @@ def compare_values(values: Mapping[str, float], margin: float, what: str,
     if len(values) < 2:
         raise ValueError("a comparison needs at least two values")
     ranked = sorted(values.items(), key=lambda item: item[1], reverse=not lower_is_better)
-    (best, value), (second, runner_up) = ranked[0], ranked[1]
+    (best, value), (_, runner_up) = ranked[0], ranked[1]
     shown = ", ".join(f"{name} {v:.3f}" for name, v in ranked)
     word = "lowest" if lower_is_better else "highest"
     if abs(value - runner_up) > margin:
