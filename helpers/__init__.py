@@ -8,6 +8,7 @@ installed, JAX where it is not; ``LAB_BACKEND`` overrides). Notebooks then start
 from helpers import runtime
 
 runtime.select_backend()
+runtime.mend_backend()
 
 from helpers import magics  # noqa: E402  (after the backend is chosen)
 from helpers.config import setup  # noqa: E402

@@ -145,6 +145,33 @@ def _import_tensorflow_quietly() -> None:
         print("\n".join(kept), file=sys.stderr)
 
 
+def mend_backend() -> None:
+    """Work around a fault of the JAX backend (Keras 3.13-3.15 with JAX 0.7 on the CPU): once a
+    compiled evaluation step has run (``evaluate``, or ``fit``'s validation), a later
+    ``evaluate`` after more training computes with partly stale weights, while ``predict`` is
+    right (tests/test_runtime.py shows it). The evaluation step is compiled without donating its
+    input buffers, which it does not need: it updates no weights. Nothing changes on TensorFlow.
+    """
+    if os.environ.get("KERAS_BACKEND") != "jax":
+        return
+    from keras.src.backend.jax import trainer
+
+    original = trainer.JAXTrainer.make_test_function
+    if getattr(original, "undonated", False):
+        return
+
+    def make_test_function(self: Any, force: bool = False) -> Any:
+        jit = trainer.jit
+        trainer.jit = lambda fn, donate_argnums=None, **kwargs: jit(fn, **kwargs)
+        try:
+            return original(self, force)
+        finally:
+            trainer.jit = jit
+
+    make_test_function.undonated = True
+    trainer.JAXTrainer.make_test_function = make_test_function
+
+
 def _gpu_present() -> bool:
     """An NVIDIA GPU is attached (its device files exist); checked without CUDA."""
     return any(Path("/dev").glob("nvidia[0-9]*"))

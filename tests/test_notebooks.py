@@ -47,7 +47,8 @@ def test_first_code_cell_installs_on_colab_and_sets_up(path: Path) -> None:
     assert 'if "google.colab" in sys.modules:' in first
     assert f"git+{helpers.REPOSITORY_URL}" in first
     assert f'helpers.setup(\n    "{path.stem}"' in first or f'helpers.setup("{path.stem}"' in first
-    imports = [line for line in first.splitlines() if line.startswith(("import ", "from "))]
+    imports = [line.split("#")[0].strip() for line in first.splitlines()
+               if line.startswith(("import ", "from "))]
     assert imports.index("import helpers") < imports.index("import keras"), (
         "import helpers first: it picks the Keras backend before Keras loads"
     )
