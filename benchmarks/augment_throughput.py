@@ -4,6 +4,7 @@ Both pipelines read the same folder of JPEGs (crops of scikit-learn's sample pho
 the lecture's 150x150, apply the lecture's augmentation and batch by 32; tf.data runs the same
 augmentation as Keras 3 layers in a parallel ``map`` with ``prefetch``. They are measured side
 by side in one run. The last line printed is the ratio tf.data / ImageDataGenerator.
+TensorFlow only (tf.data is TensorFlow's); notebook 02 teaches the same comparison.
 
     python benchmarks/augment_throughput.py --per-class 100 --seconds 6
 """
@@ -23,7 +24,7 @@ from helpers.synth import photos
 
 def datagen_batches(folder: Path, size: int, batch_size: int):
     """The lecture's generator: the legacy class, reading and augmenting on the Python side."""
-    datagen = tf.keras.preprocessing.image.ImageDataGenerator(**augment.LECTURE_DATAGEN)
+    datagen = augment.ImageDataGenerator(**augment.LECTURE_DATAGEN)  # the class tf.keras names
     return datagen.flow_from_directory(
         folder, target_size=(size, size), batch_size=batch_size, class_mode="categorical", seed=0
     )

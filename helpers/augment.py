@@ -1,5 +1,8 @@
 """The lecture's ``ImageDataGenerator`` on Keras 3 preprocessing layers (LECTURE, "データ拡張").
 
+Taught in notebook 02 ("データ拡張（ジェネレータ）の実装"), which writes the mapping out; this
+module is the reusable copy.
+
 ``datagen_layers(**kwargs)`` takes the keyword arguments of the legacy
 ``tf.keras.preprocessing.image.ImageDataGenerator`` that the lecture uses and returns a
 ``keras.Sequential`` of preprocessing layers that draws the same transforms:
@@ -36,6 +39,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import keras
+from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+__all__ = ["LECTURE_DATAGEN", "ImageDataGenerator", "compare_throughput", "datagen_layers"]
+
+# ``ImageDataGenerator`` above is the lecture's class as Keras 3 keeps it: the very class that
+# ``tf.keras.preprocessing.image.ImageDataGenerator`` names (tests/test_augment.py checks that).
+# It is NumPy, SciPy and PIL code, so it runs on the JAX backend too, without TensorFlow.
 
 LECTURE_KEYWORDS = (
     "horizontal_flip",
@@ -94,6 +104,11 @@ def _zoom_bounds(zoom_range: float | tuple[float, float]) -> tuple[float, float]
 
 def datagen_layers(*, seed: int | None = None, **datagen_kwargs: Any) -> keras.Sequential:
     """The Keras 3 preprocessing layers equivalent to ``ImageDataGenerator(**datagen_kwargs)``.
+
+    The lesson is notebook 02, section "データ拡張（ジェネレータ）の実装": it builds this stack
+    layer by layer from the lecture's keywords, with the unit conversions, and asserts that this
+    function builds the same layers with the same settings. This is the reusable copy for the
+    cells and scripts after it (02's over-augmentation experiment, the throughput benchmark).
 
     Accepts exactly the keywords in ``LECTURE_KEYWORDS`` (LECTURE, "データ拡張（ジェネレータ）の
     実装"); any other keyword raises ``ValueError`` naming it. Defaults are IDG's

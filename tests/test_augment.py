@@ -1,8 +1,10 @@
 """helpers.augment: the Keras 3 layers draw what the lecture's ImageDataGenerator draws.
 
 Each test transforms a known image (bright markers, a ramp) many times with the legacy
-``tf.keras`` ImageDataGenerator and with ``datagen_layers`` and compares what was produced:
-the range and distribution of displacements, angles, scales and slopes, and the fill.
+ImageDataGenerator (``augment.ImageDataGenerator``, the class ``tf.keras`` names) and with
+``datagen_layers`` and compares what was produced: the range and distribution of displacements,
+angles, scales and slopes, and the fill. Everything here runs on the TensorFlow and the JAX
+backend; only the check that the class is ``tf.keras``'s needs TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,15 +13,29 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from scipy import stats
 
 from helpers import augment
 
-ImageDataGenerator = tf.keras.preprocessing.image.ImageDataGenerator
+ImageDataGenerator = augment.ImageDataGenerator
 SIZE = 64
 CENTRE = (SIZE - 1) / 2
 DRAWS = 400
+
+
+def test_the_generator_is_the_class_tf_keras_names():
+    tf = pytest.importorskip("tensorflow", reason="the tf.keras name exists only with TensorFlow")
+    assert augment.ImageDataGenerator is tf.keras.preprocessing.image.ImageDataGenerator
+
+
+def test_the_generator_runs_on_either_backend():
+    """The legacy class is NumPy/SciPy code: flow() works on JAX too (make test runs this file in
+    the JAX environment, which has no TensorFlow)."""
+    images = np.random.default_rng(0).uniform(0, 255, (4, 16, 16, 3)).astype(np.float32)
+    gen = ImageDataGenerator(**augment.LECTURE_DATAGEN)
+    batch = next(gen.flow(images, batch_size=4, shuffle=False, seed=0))
+    assert isinstance(batch, np.ndarray) and batch.shape == images.shape
+    assert 0.0 <= batch.min() and batch.max() <= 1.0 and not np.allclose(batch, images / 255)
 
 
 def marker_image(*points: tuple[int, int]) -> np.ndarray:

@@ -1,11 +1,23 @@
-"""benchmarks/augment_throughput.py: both pipelines on one folder; the ratio printed last."""
+"""benchmarks/augment_throughput.py: both pipelines on one folder; the ratio printed last.
+
+TensorFlow only: the benchmark is about tf.data. On the JAX backend the module is skipped.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import keras
 import numpy as np
+import pytest
+
+if keras.backend.backend() != "tensorflow":  # Colab's TPU runtime: JAX, no TensorFlow
+    pytest.skip(
+        "the benchmark measures tf.data, TensorFlow's input pipeline; Keras runs on "
+        f"{keras.backend.backend()} here",
+        allow_module_level=True,
+    )
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "augment_throughput.py"
 
