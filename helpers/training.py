@@ -1,15 +1,16 @@
-"""Two-phase training, transfer learning then fine-tuning, with one merged history (RATIO §5.1).
+"""Reading a two-phase history: transfer learning, then fine-tuning (RATIO §5.1-5.3).
 
-The lesson stays in the notebook: the notebook writes what starts each phase (freezing or
-unfreezing layers, then ``compile``) and passes it in. This module only runs the two ``fit``
-calls back to back, numbers the epochs 1..N_tl+N_ft and marks each epoch's phase, and reads the
-merged history: best and final values, epochs to reach 95% of the best, the training-validation
+The two-phase training itself is the lesson of notebook 05, and its code stays there: the
+transfer-learning ``fit`` with ``epochs=n_tl``, then the fine-tuning ``fit`` with
+``initial_epoch=n_tl``, merged into one history with an ``epoch`` and a ``phase`` column
+(``TRANSFER_LEARNING`` or ``FINE_TUNING``). This module only reads such a history: where the
+phases meet, best and final values, epochs to reach 95% of the best, the training-validation
 gap, and what happens to the curves at the epoch where fine-tuning starts (RATIO §5.2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,50 +21,7 @@ FINE_TUNING = "fine-tuning"
 PHASE = "phase"
 EPOCH = "epoch"
 
-StartPhase = Callable[[Any, Any], None]
 History = pd.DataFrame | Mapping[str, Sequence[Any]]
-
-
-def two_phase(
-    model: Any,
-    base: Any,
-    n_tl: int,
-    n_ft: int,
-    start_transfer_learning: StartPhase,
-    start_fine_tuning: StartPhase,
-    **fit_kwargs: Any,
-) -> pd.DataFrame:
-    """``n_tl`` epochs of transfer learning, then ``n_ft`` of fine-tuning; the merged history.
-
-    ``start_transfer_learning(model, base)`` and ``start_fine_tuning(model, base)`` prepare a phase
-    (trainable flags, ``model.compile``); ``fit_kwargs`` go to both ``model.fit`` calls. The
-    fine-tuning ``fit`` continues the epoch count (``initial_epoch=n_tl``), as in the TensorFlow
-    transfer-learning tutorial RATIO follows. Returns one row per epoch: ``epoch``, ``phase``
-    and every metric Keras logged.
-    """
-    if n_tl < 0 or n_ft < 0 or n_tl + n_ft == 0:
-        raise ValueError(f"need n_tl, n_ft >= 0 and at least one epoch, got ({n_tl}, {n_ft})")
-    fit_kwargs.pop("epochs", None)
-    fit_kwargs.pop("initial_epoch", None)
-    parts = []
-    if n_tl:
-        start_transfer_learning(model, base)
-        history = model.fit(epochs=n_tl, **fit_kwargs)
-        parts.append(_phase_frame(history.history, TRANSFER_LEARNING, first_epoch=1))
-    if n_ft:
-        start_fine_tuning(model, base)
-        history = model.fit(epochs=n_tl + n_ft, initial_epoch=n_tl, **fit_kwargs)
-        parts.append(_phase_frame(history.history, FINE_TUNING, first_epoch=n_tl + 1))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _phase_frame(
-    history: Mapping[str, Sequence[float]], phase: str, first_epoch: int
-) -> pd.DataFrame:
-    frame = pd.DataFrame({k: [float(v) for v in values] for k, values in history.items()})
-    frame.insert(0, PHASE, phase)
-    frame.insert(0, EPOCH, np.arange(first_epoch, first_epoch + len(frame)))
-    return frame
 
 
 def as_frame(history: History) -> pd.DataFrame:
@@ -113,3 +71,4 @@ def fine_tuning_jump(history: History) -> dict[str, float] | None:
     last, first = tl.iloc[-1], ft.iloc[0]
     metrics = [c for c in h.columns if c not in (EPOCH, PHASE)]
     return {m: float(first[m] - last[m]) for m in metrics}
+
