@@ -1,12 +1,14 @@
-"""Command line: ``python -m helpers datasets | fetch NAME|all | run [NOTEBOOK...] | report``."""
+"""Command line: ``python -m helpers datasets | fetch NAME|all | run [NOTEBOOK...] | report |
+student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from helpers import datasets, results, runner, weights
+from helpers import datasets, grading, results, runner, runtime, weights
 from helpers.datasets import DatasetError, DataUnavailable
 from helpers.datasets.download import candidate_urls
 
@@ -43,6 +45,51 @@ def _fetch(names: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
+def _student(names: Sequence[str], out: Path | None) -> int:
+    """Student versions (and grading specs) of the named notebooks, or of all with exercises."""
+    out = out or runtime.project_root() / "student"
+    paths = runner.notebook_paths(names)
+    if not names:
+        paths = [p for p in paths if grading.has_exercises(p)]
+        if not paths:
+            print("no course notebook has exercises yet (cells tagged check)", file=sys.stderr)
+            return 1
+    failed = 0
+    for path in paths:
+        try:
+            written, spec = grading.write_student(path, out)
+        except grading.GradingError as err:
+            print(err, file=sys.stderr)
+            failed += 1
+            continue
+        keys = ", ".join(ex.key for ex in spec.exercises)
+        print(f"{written}: {len(spec.exercises)} exercises ({keys}); grading tests in "
+              f"{grading.spec_path(path.stem)}")
+    return 1 if failed else 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    matches = runner.notebook_paths([args.notebook])
+    if len(matches) != 1:
+        print(f"{args.notebook!r} names {len(matches)} notebooks; name one", file=sys.stderr)
+        return 1
+    master = matches[0]
+    limits = grading.Limits(args.time_limit, args.cell_limit, args.memory_gib)
+    try:
+        spec, note = grading.spec_for(master)
+        print(note)
+        grades = grading.grade(spec, args.submissions, args.out, limits=limits)
+    except grading.GradingError as err:
+        print(err, file=sys.stderr)
+        return 1
+    print()
+    print(grading.summary(grades, spec))
+    folder = args.out.resolve().with_suffix("")
+    print(f"\ngrades: {args.out}; histogram: {args.out.with_suffix('.png')}; "
+          f"feedback: {folder / 'feedback'}; executed notebooks: {folder / 'executed'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +99,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute notebooks headless into build/ and print a summary")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 01 (default: all)")
     sub.add_parser("report", help="measured results beside the documents' numbers (markdown)")
+    student = sub.add_parser(
+        "student", help="write student versions (solutions and grading tests removed)")
+    student.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                         help="e.g. 03 (default: every notebook with exercises)")
+    student.add_argument("--out", type=Path, help="folder for them (default: student/)")
+    grade = sub.add_parser("grade", help="grade a folder of submitted notebooks (CSV, feedback)")
+    grade.add_argument("notebook", metavar="NOTEBOOK", help="the course notebook, e.g. 03")
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
+                       help="folder of submitted .ipynb files")
+    grade.add_argument("--out", type=Path, default=Path("grades.csv"),
+                       help="the CSV to write (default: %(default)s)")
+    grade.add_argument("--time-limit", type=float, default=grading.Limits.notebook_seconds,
+                       help="seconds for one whole notebook (default: %(default)g)")
+    grade.add_argument("--cell-limit", type=float, default=grading.Limits.cell_seconds,
+                       help="seconds for one cell (default: %(default)g)")
+    grade.add_argument("--memory-gib", type=float, default=grading.Limits.memory_gib,
+                       help="the kernel's address space in GiB (default: %(default)g)")
     args = parser.parse_args(argv)
     if args.command == "datasets":
         return _datasets()
@@ -59,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fetch(args.names)
     if args.command == "run":
         return 1 if runner.run(args.notebooks) else 0
+    if args.command == "student":
+        return _student(args.notebooks, args.out)
+    if args.command == "grade":
+        return _grade(args)
     print(results.report())
     return 0
 

@@ -1,0 +1,139 @@
+"""Exercise checks (演習): the one line a student's check cell prints, and the grading tests.
+
+A **check cell** (tagged ``check``, kept in the student version) names the exercise and its
+tests. Each test is a short label of what must hold and a function of no arguments that reads
+the notebook's variables when the check runs::
+
+    exercises.check(
+        "03.1",
+        ("vertical flips", lambda: augment.vertical_flip),
+        ("eight images in augmented", lambda: len(augmented) == 8),
+    )
+
+It prints ``✓ 03.1 right: vertical flips; eight images in augmented`` or
+``✗ 03.1: 1 of 2 right (vertical flips); wrong: eight images in augmented``,
+and never raises, so a student's "Run all" goes on past an unfinished exercise.
+
+A **hidden-tests cell** (tagged ``hidden-tests``, left out of the student version) follows it::
+
+    exercises.hidden("03.1", ("eight different draws", lambda: ...), points=2)
+
+It runs the exercise's check tests again together with its own. In the course notebook it
+raises when one fails, so CI, which runs the solutions, catches a wrong test or solution. At
+grading (``helpers.grading``) it records the result for the grader and raises nothing.
+
+This module imports only the standard library: the grader loads a fresh copy of it into each
+student's kernel, whatever that student's code did to the imported one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+Test = tuple[str, Callable[[], object]]
+"""A label saying what must hold, and a function that is truthy when it does."""
+
+_CHECK_TESTS: dict[str, tuple[Test, ...]] = {}
+_grading_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one exercise's tests: labels of the tests that hold and of those that
+    do not, and the first notebook name a test needed that is not defined (or "")."""
+
+    key: str
+    right: tuple[str, ...]
+    wrong: tuple[str, ...]
+    undefined: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.right) and not self.wrong
+
+    def line(self) -> str:
+        """What the student reads: what is right, what is wrong, in one line."""
+        total = len(self.right) + len(self.wrong)
+        if self.passed:
+            return f"✓ {self.key} right: {'; '.join(self.right)}"
+        if not total:
+            return f"✗ {self.key}: no tests ran"
+        if self.undefined and not self.right:
+            return (f"✗ {self.key}: {self.undefined} is not defined yet: write it in your answer "
+                    "cell above and run that cell")
+        right = f" ({'; '.join(self.right)})" if self.right else ""
+        return f"✗ {self.key}: {len(self.right)} of {total} right{right}; wrong: " + "; ".join(
+            self.wrong
+        )
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    detail = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+    return detail if len(detail) <= 80 else detail[:77] + "..."
+
+
+def evaluate(key: str, tests: tuple[Test, ...]) -> Result:
+    """Run ``tests`` now; a test that raises counts as wrong, with the error named."""
+    right: list[str] = []
+    wrong: list[str] = []
+    undefined = ""
+    for label, test in tests:
+        try:
+            holds = bool(test())
+        except NameError as err:
+            undefined = undefined or (err.name or "a name")
+            wrong.append(f"{label} ({err.name or 'a name'} is not defined)")
+            continue
+        except Exception as err:  # a student's object may raise anything
+            wrong.append(f"{label} ({_short(err)})")
+            continue
+        (right if holds else wrong).append(label)
+    return Result(key, tuple(right), tuple(wrong), undefined)
+
+
+def _validate(key: str, tests: tuple[Test, ...]) -> None:
+    for test in tests:
+        if not (isinstance(test, tuple) and len(test) == 2 and isinstance(test[0], str)
+                and callable(test[1])):
+            raise TypeError(f"{key}: each test is a (label, function) pair, not {test!r}")
+
+
+def check(key: str, *tests: Test) -> None:
+    """The student's check: run ``tests`` and print one line of what is right or wrong.
+
+    Never raises for a wrong or missing answer. The tests are kept for ``hidden(key)``.
+    """
+    _validate(key, tests)
+    _CHECK_TESTS[key] = tests
+    print(evaluate(key, tests).line())
+
+
+def hidden(key: str, *tests: Test, points: float = 1.0) -> None:
+    """The grading tests of exercise ``key``: its check's tests, then ``tests``.
+
+    Prints one line. In the course notebook a failure raises ``AssertionError`` (CI runs the
+    solutions); while grading, the result is printed for the grader and nothing raises.
+    """
+    _validate(key, tests)
+    if not points > 0:
+        raise ValueError(f"{key}: points must be positive, not {points!r}")
+    result = evaluate(key, (*_CHECK_TESTS.get(key, ()), *tests))
+    total = len(result.right) + len(result.wrong)
+    line = f"{key} grading tests: {len(result.right)} of {total} pass" + (
+        "" if result.passed else f"; wrong: {'; '.join(result.wrong) or 'no tests ran'}"
+    )
+    print(("✓ " if result.passed else "✗ ") + line)
+    if _grading_token is not None:
+        print(_grading_token, json.dumps({**asdict(result), "points": points}))
+    elif not result.passed:
+        raise AssertionError(line)
+
+
+def begin_grading(token: str) -> None:
+    """Grading mode (the grader calls this in the cells it adds): ``hidden`` prints its result
+    as JSON after ``token`` and raises nothing."""
+    global _grading_token
+    _grading_token = token

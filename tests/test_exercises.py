@@ -1,0 +1,111 @@
+"""helpers.exercises: the one line a check prints, the grading tests, and grading mode.
+
+Each test loads a fresh copy of the module from its file, as the grader does in a kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import sys
+from types import ModuleType
+
+import pytest
+
+from helpers import exercises as installed
+
+
+@pytest.fixture
+def ex(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fresh_exercises", installed.__file__)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def undefined() -> object:
+    raise NameError("name 'squares' is not defined", name="squares")
+
+
+def lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+def test_right_answer_says_what_is_right(ex, capsys) -> None:
+    assert ex.check("91.1", ("ten values", lambda: True), ("sorted", lambda: 1)) is None
+    assert lines(capsys) == ["✓ 91.1 right: ten values; sorted"]
+
+
+def test_wrong_answer_says_what_is_right_and_what_is_wrong(ex, capsys) -> None:
+    ex.check("91.1", ("ten values", lambda: True), ("the squares", lambda: False),
+             ("sorted", lambda: [] == [0]))
+    assert lines(capsys) == ["✗ 91.1: 1 of 3 right (ten values); wrong: the squares; sorted"]
+
+
+def test_missing_answer_names_the_variable(ex, capsys) -> None:
+    ex.check("91.1", ("ten values", undefined), ("the squares", undefined))
+    assert lines(capsys) == [
+        "✗ 91.1: squares is not defined yet: write it in your answer cell above and run that cell"
+    ]
+
+
+def test_a_test_that_raises_is_wrong_with_the_error_named(ex, capsys) -> None:
+    ex.check("91.1", ("ten values", lambda: True), ("the mean", lambda: 1 / 0),
+             ("an array", lambda: bool([1, 2]) and {}["x"]), ("defined", undefined))
+    assert lines(capsys) == [
+        "✗ 91.1: 1 of 4 right (ten values); wrong: the mean (ZeroDivisionError: division by "
+        "zero); an array (KeyError: 'x'); defined (squares is not defined)"
+    ]
+
+
+def test_hidden_reruns_the_check_and_raises_in_the_course_notebook(ex, capsys) -> None:
+    calls = []
+    ex.check("91.1", ("ten values", lambda: calls.append("check") or True))
+    ex.hidden("91.1", ("an array", lambda: True), points=2)
+    assert calls == ["check", "check"]
+    assert lines(capsys)[-1] == "✓ 91.1 grading tests: 2 of 2 pass"
+    with pytest.raises(AssertionError, match=r"91.1 grading tests: 1 of 2 pass; wrong: a list"):
+        ex.hidden("91.1", ("a list", lambda: False))
+    assert lines(capsys) == ["✗ 91.1 grading tests: 1 of 2 pass; wrong: a list"]
+
+
+def test_hidden_with_no_tests_of_its_own_uses_the_check(ex, capsys) -> None:
+    ex.check("92.1", ("ascending", lambda: True))
+    ex.hidden("92.1")
+    assert lines(capsys)[-1] == "✓ 92.1 grading tests: 1 of 1 pass"
+    with pytest.raises(AssertionError, match="no tests ran"):
+        ex.hidden("92.9")
+
+
+def test_grading_mode_prints_the_result_after_the_token_and_never_raises(ex, capsys) -> None:
+    ex.begin_grading("tok3n")
+    ex.check("91.1", ("ten values", lambda: True), ("the squares", undefined))
+    ex.hidden("91.1", ("an array", lambda: False), points=2)
+    check, graded, record = lines(capsys)
+    assert check.startswith("✗ 91.1: 1 of 2 right") and graded.startswith("✗ 91.1 grading")
+    token, payload = record.split(" ", 1)
+    assert token == "tok3n"
+    assert json.loads(payload) == {
+        "key": "91.1", "right": ["ten values"], "undefined": "squares", "points": 2,
+        "wrong": ["the squares (squares is not defined)", "an array"],
+    }
+
+
+def test_malformed_tests_and_points_are_refused(ex) -> None:
+    with pytest.raises(TypeError, match="91.1: each test is a"):
+        ex.check("91.1", lambda: True)
+    with pytest.raises(ValueError, match="points must be positive"):
+        ex.hidden("91.1", points=0)
+
+
+def test_the_module_imports_only_the_standard_library() -> None:
+    """The grader execs it alone in a student's kernel, where the course may not import."""
+    tree = ast.parse(open(installed.__file__, encoding="utf-8").read())
+    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names}
+    names |= {node.module.split(".")[0] for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.module}
+    assert names <= set(sys.stdlib_module_names) | {"__future__"}
