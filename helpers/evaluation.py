@@ -1,4 +1,5 @@
-"""Per-class evaluation and ensembles (CIFAR §2.2-2.3, Tables 8 and 11, "アンサンブル学習").
+"""Per-class evaluation and ensembles (CIFAR §2.2-2.3, Tables 8 and 11, "アンサンブル学習");
+notebook 06, 実験2 and 実験3, reads them.
 
 The document averages its five models' predicted probabilities (``y_pred_avg``), then reads the
 per-class precision / recall / F1 / support table (scikit-learn's ``classification_report``) and

@@ -1,14 +1,27 @@
-"""Backbone + head builders and unfreezing by block (MOTOR §6.2 and §7.1; RATIO).
+"""MobileNet v1 by block: what later code reuses from MOTOR's model (MOTOR §6.2 and §7.1).
 
-MOTOR's model is MobileNet v1 without its top, then ``GlobalAveragePooling2D`` and a softmax
-``Dense`` layer: the structure CAM needs (MOTOR §4.3). MobileNet v1 has 13 depthwise-separable
-blocks; block ``n`` is the Keras layers ``conv_dw_n``, ``conv_dw_n_bn``, ``conv_dw_n_relu``,
-``conv_pw_n``, ``conv_pw_n_bn``, ``conv_pw_n_relu`` (and ``conv_pad_n`` for strided blocks).
+Notebook 07 teaches MOTOR's model and its fine-tuning in full, in its own cells: MobileNet v1
+without its top, then ``GlobalAveragePooling2D`` and a softmax ``Dense`` layer (the structure
+CAM needs, MOTOR §4.3), and re-training the last N of its 13 blocks with BatchNorm kept frozen
+(再学習ブロック数). This module holds only the pieces that code outside that lesson uses:
+
+* ``block_number`` and ``MOBILENET_BLOCKS``: block ``n`` of MobileNet v1 is the Keras layers
+  ``conv_dw_n``, ``conv_dw_n_bn``, ``conv_dw_n_relu``, ``conv_pw_n``, ``conv_pw_n_bn``,
+  ``conv_pw_n_relu`` (and ``conv_pad_n`` for strided blocks);
+* ``LAST_CONV``: the feature maps the GAP layer averages, where ``helpers.explain`` computes
+  CAM and Grad-CAM;
+* ``calibrate_batch_norm``: data-dependent BatchNorm statistics for a randomly initialised
+  backbone (quick mode without ImageNet weights);
+* ``fast_depthwise_on_cpu``: plumbing, not a lesson. MobileNet and EfficientNet are built from
+  depthwise convolutions, and XLA on a CPU computes one as a full convolution with a mostly
+  zero kernel, about ten times slower than it needs to be; on JAX on a CPU (CI) this swaps in
+  the same convolution written as shifted multiply-adds. TensorFlow, GPUs and TPUs are untouched.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import keras
 from keras import layers
@@ -24,50 +37,12 @@ def block_number(layer_name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def mobilenet_gap_classifier(
-    size: int, classes: int = 2, weights: str | None = "imagenet"
-) -> keras.Model:
-    """MobileNet v1 (no top) -> GlobalAveragePooling2D -> Dense softmax, one flat model whose
-    layers keep MobileNet's names; inputs are ``mobilenet.preprocess_input`` images in [-1, 1].
-    The backbone starts frozen (transfer learning); see ``unfreeze_last_blocks``."""
-    base = keras.applications.MobileNet(
-        include_top=False, weights=weights, input_shape=(size, size, 3)
-    )
-    base.trainable = False
-    features = layers.GlobalAveragePooling2D(name="gap")(base.output)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(features)
-    return keras.Model(base.input, outputs, name=f"mobilenet_gap_{size}")
-
-
-def unfreeze_last_blocks(model: keras.Model, n: int, batch_norm: bool = False) -> list[str]:
-    """Make the last ``n`` of MobileNet's 13 blocks (and the head) trainable, the rest frozen
-    (MOTOR §7.1, 再学習ブロック数). Returns the names of the trainable backbone layers.
-
-    Their BatchNormalization layers stay frozen unless ``batch_norm``: a frozen BN layer runs in
-    inference mode, so training and validation normalise alike (the Keras transfer-learning
-    guide's advice; with few steps, moving statistics would otherwise lag the batch ones)."""
-    if not 0 <= n <= MOBILENET_BLOCKS:
-        raise ValueError(f"n must be 0..{MOBILENET_BLOCKS}, not {n}")
-    model.trainable = True
-    first = MOBILENET_BLOCKS - n + 1
-    trainable = []
-    for layer in model.layers:
-        block = block_number(layer.name)
-        if layer.name in ("gap", "predictions"):
-            layer.trainable = True
-        elif block is not None and block >= first:
-            layer.trainable = batch_norm or not isinstance(layer, layers.BatchNormalization)
-            trainable.append(layer.name)
-        else:
-            layer.trainable = False
-    return trainable
-
-
 def calibrate_batch_norm(model: keras.Model, images) -> None:
     """Set every BatchNormalization layer's moving mean and variance to those of ``images``
     (one forward pass). For a backbone *without* ImageNet weights only (quick mode offline):
     its initial statistics (mean 0, variance 1) do not fit its random filters, so its frozen
-    features would be badly scaled; this data-dependent initialisation normalises them."""
+    features would be badly scaled; this data-dependent initialisation normalises them.
+    Each layer's ``trainable`` flag and momentum are restored afterwards."""
     norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
     saved = [(layer.trainable, layer.momentum) for layer in norms]
     for layer in norms:
@@ -75,3 +50,81 @@ def calibrate_batch_norm(model: keras.Model, images) -> None:
     model(images, training=True)
     for layer, (trainable, momentum) in zip(norms, saved, strict=True):
         layer.trainable, layer.momentum = trainable, momentum
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def depthwise_by_shifts(inputs, kernel, strides=1, padding="valid", dilation_rate=1):
+    """A 2-D channels-last depthwise convolution as ``kh * kw`` shifted multiply-adds (JAX).
+
+    The same result as ``keras.ops.depthwise_conv`` (kernel ``(kh, kw, channels, multiplier)``,
+    output channel ``c * multiplier + m``), padding ``"valid"`` or ``"same"`` as XLA pads."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    x, k = jnp.asarray(inputs), jnp.asarray(kernel)
+    kh, kw, channels, multiplier = k.shape
+    (sh, sw), (dh, dw) = _pair(strides), _pair(dilation_rate)
+    window = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    pads = lax.padtype_to_pads(x.shape[1:3], window, (sh, sw), padding.upper())
+    x = jnp.pad(x, ((0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)))
+    if multiplier > 1:
+        x = jnp.repeat(x, multiplier, axis=-1)
+    k = k.reshape(kh, kw, channels * multiplier)
+    rows = (x.shape[1] - window[0]) // sh + 1
+    cols = (x.shape[2] - window[1]) // sw + 1
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dh, j * dw
+            patch = x[:, top:top + (rows - 1) * sh + 1:sh, left:left + (cols - 1) * sw + 1:sw]
+            out = patch * k[i, j] if out is None else out + patch * k[i, j]
+    return out
+
+
+_XLA_DEPTHWISE: Callable | None = None
+# Per image, the multiply-adds of XLA's expanded depthwise convolution above which the shifted
+# form is used. Below it XLA's own convolution is cheap enough and compiles faster: the shifted
+# form costs compile time for every tap, which dominates a short quick-mode fit on small maps
+# (EfficientNetB0 at 32x32); MobileNet's 16x16x256 to 4x4x1024 layers at 128 px are above it.
+SHIFTS_ABOVE = 1e8
+
+
+def _xla_cost(input_shape, kernel_shape, strides) -> float:
+    """Multiply-adds per image of a depthwise convolution computed as XLA on a CPU computes it:
+    a full convolution from ``channels`` to ``channels * multiplier`` channels."""
+    _, rows, cols, channels = input_shape
+    kh, kw, _, multiplier = kernel_shape
+    sh, sw = _pair(strides)
+    return kh * kw * channels * channels * multiplier * (rows // sh) * (cols // sw)
+
+
+def fast_depthwise_on_cpu() -> bool:
+    """On JAX on a CPU, compute Keras's large depthwise convolutions (``SHIFTS_ABOVE``) with
+    ``depthwise_by_shifts`` (module docstring); elsewhere do nothing. Returns whether the
+    shifted form is in use. Other layouts (channels-first, 1-D) keep XLA's own convolution."""
+    global _XLA_DEPTHWISE
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return False
+    from keras.src.backend.jax import nn as jax_nn
+
+    if _XLA_DEPTHWISE is None:
+        _XLA_DEPTHWISE = jax_nn.depthwise_conv
+
+        def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                           dilation_rate=1):
+            data_format = data_format or keras.config.image_data_format()
+            if (len(inputs.shape) != 4 or data_format != "channels_last"
+                    or _xla_cost(inputs.shape, kernel.shape, strides) < SHIFTS_ABOVE):
+                return _XLA_DEPTHWISE(inputs, kernel, strides, padding, data_format,
+                                      dilation_rate)
+            return depthwise_by_shifts(inputs, kernel, strides, padding, dilation_rate)
+
+        jax_nn.depthwise_conv = depthwise_conv
+    return True

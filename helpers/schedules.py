@@ -1,4 +1,5 @@
-"""Learning-rate schedules of the CIFAR document's TransferTrainer (CIFAR §2.2, Table 5, §3.1).
+"""Learning-rate schedules of the CIFAR document's TransferTrainer (CIFAR §2.2, Table 5, §3.1);
+notebook 06, 実験1, teaches them (burn-in, then warmup, flat, cooldown).
 
 TransferTrainer first trains only the new classifier (burn-in, ``burnin_epochs`` at the constant
 ``burnin_lr``), then fine-tunes with a rate that warms up to ``max_lr``, stays flat, and cools down
@@ -18,6 +19,7 @@ after the cooldown.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -94,3 +96,17 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+def divergence(losses: Sequence[float], reference: float, factor: float) -> str:
+    """``""`` when every loss is finite and at most ``factor`` times ``reference`` (e.g. the
+    validation loss at the end of burn-in); otherwise one sentence saying where the fit
+    diverged. A fine-tuning phase whose peak rate is too large for its few steps shows up so
+    (CIFAR §3.1's 0.03 reached within one quick epoch)."""
+    for epoch, loss in enumerate(losses, start=1):
+        if not math.isfinite(loss):
+            return f"diverged: the loss became {loss} in epoch {epoch} of the phase"
+        if loss > factor * reference:
+            return (f"diverged: the loss reached {loss:.4g} in epoch {epoch} of the phase, "
+                    f"above {factor:g} times its starting value {reference:.4g}")
+    return ""

@@ -84,3 +84,15 @@ def test_optimizer_follows_the_schedule_and_history_logs_it():
     np.testing.assert_allclose(history.history["learning_rate"], expected, rtol=1e-5)
     restored = WarmupFlatCooldown.from_config(schedule.get_config())
     assert lr(restored, 3) == pytest.approx(lr(schedule, 3))
+
+
+def test_divergence_is_nan_or_a_rise_above_the_factor():
+    from helpers.schedules import divergence
+
+    assert divergence([2.3, 2.1, 2.4], reference=2.3, factor=10) == ""
+    assert divergence([], reference=2.3, factor=10) == ""
+    # notebook 06's old quick schedule: 151 after burn-in, then 22,476
+    message = divergence([3000.0, 22476.0], reference=151.0, factor=10)
+    assert "epoch 1" in message and "10 times" in message
+    assert "nan" in divergence([2.0, float("nan")], reference=2.3, factor=10)
+    assert "inf" in divergence([float("inf")], reference=2.3, factor=10)
