@@ -56,11 +56,6 @@ class Config:
         return self.mode == "quick"
 
     @property
-    def tensorflow(self) -> bool:
-        """Whether Keras runs on TensorFlow (tf.data and the TensorFlow-only lessons)."""
-        return self.backend == "tensorflow"
-
-    @property
     def sources(self) -> str:
         """The kinds of data and weights this run uses, e.g. ``stand-in__random``: a change of
         either gives new artifact folders, so no sweep row or saved model is reused across it."""
