@@ -8,6 +8,7 @@ prints the banner. ``cfg`` then carries the run: ``cfg.params``, ``cfg.data[name
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -16,22 +17,63 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import keras
 import pandas as pd
 
+from helpers import budget, results, runtime
 from helpers import datasets as ds
-from helpers import results, runtime
 from helpers import weights as wt
 
+Params = Mapping[str, tuple[Any, Any, Any]]
+"""A notebook's parameter block: ``{name: (quick, full, paper)}``."""
 
-def pick_params(params: Mapping[str, tuple[Any, Any]], mode: str) -> SimpleNamespace:
-    """Choose one column of a notebook's parameter block ``{name: (quick, full)}``."""
+DRYRUN_BATCH = 4
+"""A dry run's largest batch on a CPU (``LAB_DRYRUN_BATCH``): the real shape of an image, in a
+batch that fits a CI machine's memory (EfficientNetB5 at 456 px in a batch of 128 does not)."""
+
+
+DRY_RUN_NOTE = "  DRY RUN: one step per fit, nothing recorded"
+
+
+def pick_params(params: Params, mode: str) -> SimpleNamespace:
+    """Choose one column of a notebook's parameter block ``{name: (quick, full, paper)}``."""
     column = runtime.MODES.index(mode)
     chosen = {}
-    for name, pair in params.items():
-        if not (isinstance(pair, tuple) and len(pair) == len(runtime.MODES)):
-            raise ValueError(f"parameter {name!r} must be a (quick, full) pair, got {pair!r}")
-        chosen[name] = pair[column]
+    for name, values in params.items():
+        if not (isinstance(values, tuple) and len(values) == len(runtime.MODES)):
+            raise ValueError(f"parameter {name!r} must be a (quick, full, paper) triple, "
+                             f"got {values!r}")
+        chosen[name] = values[column]
     return SimpleNamespace(**chosen)
+
+
+def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
+    """A dry run on a CPU keeps every image size, model and grid but caps ``*batch_size``
+    (``DRYRUN_BATCH``) and ``*samples`` (SmoothGrad's noisy copies, at 2), and takes a dataset's
+    small stand-in (``<name>_small``) where there is one; returns what it changed."""
+    if accelerator != "CPU":
+        return []
+    cap = int(os.environ.get("LAB_DRYRUN_BATCH", DRYRUN_BATCH))
+    changed = []
+    for name, value in vars(params).items():
+        new = value
+        if name.endswith("batch_size"):
+            new = min(value, cap)
+        elif name.endswith("samples") and isinstance(value, int):
+            new = min(value, 2)
+        elif isinstance(value, str) and f"{value}_small" in ds.names():
+            new = f"{value}_small"
+        if new != value:
+            setattr(params, name, new)
+            changed.append(f"{name} {value} -> {new}")
+    return changed
+
+
+def precision_policy(accelerator: str) -> str:
+    """``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a TPU, else ``float32``;
+    ``LAB_PRECISION`` overrides (e.g. ``float32`` to compare)."""
+    default = {"GPU": "mixed_float16", "TPU": "mixed_bfloat16"}.get(accelerator, "float32")
+    return os.environ.get("LAB_PRECISION", default)
 
 
 @dataclass
@@ -45,6 +87,8 @@ class Config:
     accelerator: str
     distribution: runtime.Distribution
     params: SimpleNamespace
+    precision: str = "float32"
+    dry_run: bool = False
     data: dict[str, ds.Prepared] = field(default_factory=dict)
     weights: dict[str, wt.PreparedWeights] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -87,23 +131,56 @@ class Config:
             "wall_seconds": round(time.time() - self.started, 1),
         }
 
-    def record(self, **metrics: Any) -> pd.DataFrame:
+    def record(self, **metrics: Any) -> pd.DataFrame | None:
         """Record this run's headline numbers (``results/<mode>/<notebook>.json``, with the
         provenance); later calls in the same run add to the first. Returns the measured numbers
-        beside the document's."""
+        beside the document's. A dry run records nothing."""
         self.recorded.update(metrics)
+        if self.dry_run:
+            print(f"Dry run: nothing recorded ({', '.join(metrics)} measured on stand-ins after "
+                  "one step per fit)")
+            return None
         return results.record(self.notebook, self.mode, self.recorded, self.provenance())
 
+    def plan(self) -> list[budget.Fit]:
+        """This notebook's planned fits with this run's parameters and data counts (none when
+        the parameter block lacks what the notebook's plan reads, as in a test's setup)."""
+        def images(dataset: str, split: str) -> int:
+            prepared = self.data.get(dataset)
+            if prepared is None:
+                return budget.document_images(dataset, split)
+            counts = prepared.counts
+            split = split if split in counts else next(s for s in counts if s != "train")
+            return sum(counts[split].values())
+        try:
+            return budget.plan(self.notebook, self.params, images)
+        except AttributeError:
+            return []
+
+    def callbacks(self, name: str) -> list[keras.callbacks.Callback]:
+        """The callbacks every fit of the course gets, ``model.fit(..., callbacks=[*cfg.
+        callbacks("name"), ...])``: ``keras.callbacks.BackupAndRestore`` (in
+        ``cfg.artifacts/backup/<name>``: rerunning the cell after a disconnect continues from
+        the last finished epoch), the projection after the first epoch (``helpers.budget``),
+        and in a dry run the stop after one step."""
+        backup = self.artifacts / "backup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        found = [budget.Resume(str(backup)),
+                 budget.Projection(self.plan(), name, self.started,
+                                   None if self.dry_run else _seconds(self.mode), self.mode)]
+        return [*found, budget.DryRunStop()] if self.dry_run else found
+
     def banner(self) -> str:
-        other = "full" if self.quick else "quick"
         version = runtime.versions()
         lines = [
             f"Notebook      {self.notebook}",
-            f"Mode          {self.mode}   (LAB_MODE={other} before starting the kernel switches; "
-            "quick is minutes on a CPU, full the document's setting)",
+            f"Mode          {self.mode}{DRY_RUN_NOTE if self.dry_run else ''}"
+            "   (LAB_MODE=quick|full|paper before starting the kernel: quick is minutes on a "
+            "CPU, full one Colab session on a T4, paper the document's exact setting)",
             f"Backend       Keras {version['keras']} on {self.backend} {version[self.backend]}",
             f"Device        {self.accelerator}, {self.distribution.name}"
-            f" ({self.distribution.replicas} replica(s))",
+            f" ({self.distribution.replicas} replica(s)), {self.precision}",
+            f"Outputs       {runtime.build_dir()}"
+            + ("  (Google Drive: kept after a disconnect)" if runtime.drive_folder() else ""),
         ]
         lines += [f"Data          {p.summary()}" for p in self.data.values()] or [
             "Data          none"
@@ -121,6 +198,11 @@ class Config:
         return "\n".join(lines)
 
 
+def _seconds(mode: str) -> float | None:
+    minutes = budget.minutes_allowed(mode)
+    return 60 * minutes if minutes else None
+
+
 def _resolve(entries: Iterable[str], params: SimpleNamespace) -> list[str]:
     """Entries naming a parameter become that parameter's value in this mode."""
     return [getattr(params, entry, entry) for entry in entries]
@@ -128,7 +210,7 @@ def _resolve(entries: Iterable[str], params: SimpleNamespace) -> list[str]:
 
 def setup(
     notebook: str,
-    params: Mapping[str, tuple[Any, Any]] | None = None,
+    params: Params | None = None,
     datasets: Iterable[str] = (),
     weights: Iterable[str] = (),
     seed: int = runtime.DEFAULT_SEED,
@@ -140,10 +222,14 @@ def setup(
     ``datasets`` names entries of ``helpers.datasets``; ``weights`` names backbones of
     ``helpers.weights`` (e.g. ``"VGG16"``). An entry that names a parameter of the block is
     replaced by that parameter's value, so a choice that depends on the mode is written once,
-    in the parameter block (``"backbone": ("MobileNetV2_96", "MobileNetV2_160")`` and
-    ``weights=["backbone"]``). Each is prepared now, so the banner states the source actually
-    used. Full mode never substitutes: a missing download raises ``DataUnavailable`` with the
-    URL(s) and the cache path to place the file by hand.
+    in the parameter block (``"backbone": ("MobileNetV2_96", "MobileNetV2_160",
+    "MobileNetV2_160")`` and ``weights=["backbone"]``). Each is prepared now, so the banner
+    states the source actually used. Full and paper mode never substitute: a missing download
+    raises ``DataUnavailable`` with the URL(s) and the cache path to place the file by hand (a
+    dry run, ``LAB_DRYRUN=1``, takes the stand-ins and random weights, and says so).
+
+    Also sets the Keras dtype policy (``precision_policy``: mixed precision on a GPU/TPU) and
+    prints the plan of the notebook's fits (``helpers.budget``).
     """
     backend = runtime.select_backend()
     platforms = runtime.device_platforms()
@@ -151,6 +237,12 @@ def setup(
     mode = runtime.resolve_mode(accelerator)
     runtime.seed_everything(seed, deterministic)
     chosen = pick_params(params or {}, mode)
+    dry_run = runtime.dry_run()
+    notes = list(notes)
+    if dry_run and (changed := _dry_run_sized(chosen, accelerator)):
+        notes.append(f"dry run on a CPU, to fit its memory and time: {'; '.join(changed)}")
+    policy = precision_policy(accelerator)
+    keras.mixed_precision.set_global_policy(policy)
     cfg = Config(
         notebook=notebook,
         mode=mode,
@@ -159,11 +251,14 @@ def setup(
         accelerator=accelerator,
         distribution=runtime.distribution(accelerator, platforms),
         params=chosen,
-        notes=list(notes),
+        precision=policy,
+        dry_run=dry_run,
+        notes=notes,
     )
     for name in _resolve(datasets, chosen):
-        cfg.data[name] = ds.prepare(name, mode)
+        cfg.data[name] = ds.prepare(name, mode, standin=dry_run)
     for name in _resolve(weights, chosen):
-        cfg.weights[name] = wt.prepare(name, mode)
+        cfg.weights[name] = wt.prepare(name, mode, random=dry_run)
     print(cfg.banner())
+    print(budget.describe(cfg.plan(), mode))
     return cfg

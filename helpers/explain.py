@@ -20,6 +20,13 @@ from helpers.models import LAST_CONV
 
 SMOOTHGRAD_SIGMA = 0.1  # MOTOR §7.2: sigma = 0.1, 50 samples
 SMOOTHGRAD_SAMPLES = 50
+CHUNK = 8
+"""Images per forward/backward pass: the maps' memory stays that of a few images, whatever the
+number of images or SmoothGrad samples (full mode: 50 samples of 520 x 520 images)."""
+
+
+def _chunks(n: int, size: int = CHUNK) -> list[slice]:
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def _gradient(score: Callable, x: np.ndarray) -> np.ndarray:
@@ -51,9 +58,11 @@ def cam(model: keras.Model, images: np.ndarray, class_index: int,
     """Class activation maps (MOTOR eq. 18): M = sum_k W_kc z_k over the last conv feature
     maps z_k, with the output layer's weights W (bias ignored, as MOTOR). Shape (n, h, w)."""
     features, _ = _split_at(model, conv_layer)
-    kernel = keras.ops.convert_to_numpy(model.layers[-1].kernel)
-    z = keras.ops.convert_to_numpy(features(images, training=False))
-    return np.tensordot(z, kernel[:, class_index], axes=1)
+    weights = keras.ops.convert_to_numpy(model.layers[-1].kernel)[:, class_index]
+    return np.concatenate([
+        np.tensordot(keras.ops.convert_to_numpy(features(images[part], training=False)),
+                     weights, axes=1)
+        for part in _chunks(len(images))])
 
 
 def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
@@ -61,10 +70,12 @@ def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
     """Grad-CAM: ReLU of the feature maps weighted by the spatial mean of the gradients of the
     class score (the softmax output) with respect to them. Shape (n, h, w)."""
     features, head = _split_at(model, conv_layer)
-    z = keras.ops.convert_to_numpy(features(images, training=False))
-    grads = _gradient(lambda v: head(v, training=False)[:, class_index], z)
-    weights = grads.mean(axis=(1, 2), keepdims=True)
-    return np.maximum((z * weights).sum(axis=-1), 0.0)
+    maps = []
+    for part in _chunks(len(images)):
+        z = keras.ops.convert_to_numpy(features(images[part], training=False))
+        grads = _gradient(lambda v: head(v, training=False)[:, class_index], z)
+        maps.append(np.maximum((z * grads.mean(axis=(1, 2), keepdims=True)).sum(axis=-1), 0.0))
+    return np.concatenate(maps)
 
 
 def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
@@ -74,16 +85,21 @@ def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
     gradient magnitude of the class score, d_i ~ N(0, (sigma * (max - min of x))^2) as in the
     SmoothGrad paper; the largest over colour channels. Shape (n, H, W).
 
-    The noise is drawn like tf-keras-vis draws it (``np.random.normal`` on a (samples, n, ...)
-    array), from ``np.random.RandomState(seed)``, so the same seed gives the same noise."""
+    The noise is the sequence tf-keras-vis draws (``np.random.normal`` over a (samples, n, ...)
+    array), from ``np.random.RandomState(seed)``, so the same seed gives the same noise; it is
+    drawn one image at a time in that order and added in float32, and the gradients run
+    ``CHUNK`` images at a time, so memory holds the images, the sum and one chunk."""
     x = np.asarray(images, dtype=np.float32)
     axes = tuple(range(1, x.ndim))
-    spread = sigma * (x.max(axis=axes, keepdims=True) - x.min(axis=axes, keepdims=True))
-    tiled = np.broadcast_to(x, (samples, *x.shape))
-    noisy = tiled + np.random.RandomState(seed).normal(0.0, spread[None], tiled.shape)
+    spread = sigma * (x.max(axis=axes) - x.min(axis=axes))
+    rng = np.random.RandomState(seed)
     total = np.zeros_like(x)
-    for batch in noisy:
-        total += np.abs(_gradient(lambda v: model(v, training=False)[:, class_index], batch))
+    for _ in range(samples):
+        for part in _chunks(len(x)):
+            noisy = np.stack([image + rng.normal(0.0, scale, image.shape).astype(np.float32)
+                              for image, scale in zip(x[part], spread[part], strict=True)])
+            total[part] += np.abs(
+                _gradient(lambda v: model(v, training=False)[:, class_index], noisy))
     return (total / samples).max(axis=-1)
 
 

@@ -112,9 +112,10 @@ DOCUMENT: dict[tuple[str, str], DocumentNumber] = {
 
 
 def results_dir() -> Path:
-    """``LAB_RESULTS``, default ``results/`` in the project."""
+    """``LAB_RESULTS``, default ``results/`` under ``runtime.storage_root()`` (the project, or
+    the course folder on Google Drive when it is mounted on Colab)."""
     env = os.environ.get("LAB_RESULTS")
-    return Path(env).expanduser().resolve() if env else runtime.project_root() / "results"
+    return Path(env).expanduser().resolve() if env else runtime.storage_root() / "results"
 
 
 def _plain(value: Any) -> Any:

@@ -3,9 +3,15 @@
 The bottom of the import graph: it imports nothing of the course, and Keras only inside the
 functions that need it, so ``select_backend`` can set ``KERAS_BACKEND`` before Keras loads.
 
-* ``LAB_MODE``: ``quick`` (small subsets, minutes on a 2-core CPU) or ``full`` (the documents'
-  settings, for a GPU/TPU). Unset, it is ``full`` on a GPU/TPU runtime and ``quick`` otherwise,
-  and always ``quick`` when ``CI`` is set.
+* ``LAB_MODE``: ``quick`` (small subsets, minutes on a 2-core CPU), ``full`` (the documents'
+  experiments shaped to finish in one free Colab session, about 90 minutes per notebook on a T4)
+  or ``paper`` (the documents' exact epochs, sizes and grids: an A100, a TPU or a long session).
+  Unset, it is ``full`` on a GPU/TPU runtime and ``quick`` otherwise, and always ``quick`` when
+  ``CI`` is set.
+* ``LAB_DRYRUN=1``: run ``full`` or ``paper`` at its real shapes (image sizes, models,
+  pipelines) but one step per fit, on stand-ins with random weights, recording nothing.
+* ``LAB_DRIVE``: on Colab with Google Drive mounted, outputs go to Drive (``storage_root``);
+  ``LAB_DRIVE=0`` keeps them on the session's disk.
 * ``LAB_BACKEND`` (or plain ``KERAS_BACKEND``): ``tensorflow`` or ``jax``. Unset, TensorFlow
   where it is installed (Colab's GPU runtime, laptops), JAX where it is not (Colab's TPU runtime).
 """
@@ -28,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("quick", "full")
+MODES = ("quick", "full", "paper")
 BACKENDS = ("tensorflow", "jax")
 DEFAULT_SEED = 42
 
@@ -57,18 +63,48 @@ def cache_dir() -> Path:
     return Path(env).expanduser().resolve() if env else project_root() / "data" / "cache"
 
 
+DRIVE_MOUNT = Path("/content/drive")
+"""Where Colab mounts Google Drive (``drive.mount``); ``LAB_DRIVE_MOUNT`` overrides it (tests)."""
+DRIVE_FOLDER = "cnn-transfer-course"
+
+
+def drive_folder() -> Path | None:
+    """The course's folder on a mounted Google Drive, or None (no mount, or ``LAB_DRIVE=0``).
+
+    A Colab VM's disk vanishes with the session; Drive survives it, so checkpoints, fit backups,
+    sweep rows and results kept there outlive a disconnect.
+    """
+    if os.environ.get("LAB_DRIVE", "").strip().lower() in ("0", "false", "no"):
+        return None
+    mount = Path(os.environ.get("LAB_DRIVE_MOUNT", DRIVE_MOUNT))
+    my_drive = mount / "MyDrive"
+    return my_drive / DRIVE_FOLDER if my_drive.is_dir() else None
+
+
+def storage_root() -> Path:
+    """Where a run's outputs live: the course folder on Drive when mounted, else the project."""
+    return drive_folder() or project_root()
+
+
 def build_dir() -> Path:
-    """Executed notebooks and training artifacts: ``LAB_BUILD``, default ``build/``.
+    """Executed notebooks and training artifacts: ``LAB_BUILD``, default ``build/`` under
+    ``storage_root()`` (Drive on Colab when mounted).
 
     ``make test`` sets its own, so a test run and ``make run`` never share checkpoints or sweeps.
     """
     env = os.environ.get("LAB_BUILD")
-    return Path(env).expanduser().resolve() if env else project_root() / "build"
+    return Path(env).expanduser().resolve() if env else storage_root() / "build"
+
+
+def dry_run() -> bool:
+    """``LAB_DRYRUN=1``: full-shape dry run (module docstring)."""
+    return os.environ.get("LAB_DRYRUN", "").strip().lower() in ("1", "true", "yes")
 
 
 def artifacts_root(notebook: str, mode: str) -> Path:
-    """Where one notebook's runs in one mode keep their checkpoints, sweeps and caches."""
-    return build_dir() / "artifacts" / notebook / mode
+    """Where one notebook's runs in one mode keep their checkpoints, sweeps and caches (a dry
+    run keeps its own, so it never resumes or replays a real run)."""
+    return build_dir() / ("dryrun" if dry_run() else "artifacts") / notebook / mode
 
 
 def offline() -> bool:
@@ -217,7 +253,12 @@ def resolve_mode(accel: str | None = None) -> str:
     if mode:
         if mode not in MODES:
             raise ValueError(f"LAB_MODE must be one of {MODES}, not {mode!r}")
+        if dry_run() and mode == "quick":
+            raise ValueError("LAB_DRYRUN runs full or paper at their real shapes: set LAB_MODE "
+                             "to full or paper, or unset LAB_DRYRUN")
         return mode
+    if dry_run():
+        return "full"
     if os.environ.get("CI"):
         return "quick"
     accel = accel or accelerator(device_platforms())

@@ -86,16 +86,20 @@ def keras_models_dir() -> Path:
     return Path(home) / "models"
 
 
-def prepare(name: str, mode: str) -> PreparedWeights:
-    """ImageNet weights for backbone ``name`` if they can be had; see the module docstring."""
+def prepare(name: str, mode: str, random: bool = False) -> PreparedWeights:
+    """ImageNet weights for backbone ``name`` if they can be had; see the module docstring.
+    ``random=True`` (a dry run) takes random weights without trying the download."""
     try:
         remote = BACKBONES[name]
     except KeyError:
         raise KeyError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}") from None
+    if random:
+        return PreparedWeights(name, "random", None, reason="dry run",
+                               detail="a dry run checks shapes, never the pretrained weights")
     try:
         path = download(remote, keras_models_dir() / remote.filename)
     except DataUnavailable as err:
-        if mode == "full":
+        if mode != "quick":
             raise in_full_mode(err, "randomly initialised weights") from None
         reason = "offline" if offline() else "download failed"
         return PreparedWeights(name, "random", None, reason=reason, detail=str(err))

@@ -19,9 +19,10 @@ def offline_home(lab_env, monkeypatch) -> Path:
 
 
 def test_params_block_picks_a_column() -> None:
-    block = {"epochs": (2, 50), "size": (64, 150)}
+    block = {"epochs": (2, 50, 60), "size": (64, 150, 150)}
     assert vars(config.pick_params(block, "quick")) == {"epochs": 2, "size": 64}
     assert vars(config.pick_params(block, "full")) == {"epochs": 50, "size": 150}
+    assert vars(config.pick_params(block, "paper")) == {"epochs": 60, "size": 150}
     with pytest.raises(ValueError, match="epochs"):
         config.pick_params({"epochs": 2}, "quick")
 
@@ -29,7 +30,7 @@ def test_params_block_picks_a_column() -> None:
 def test_setup_prepares_data_and_prints_the_banner(offline_home, capsys) -> None:
     cfg = config.setup(
         "01_mnist_cnn",
-        params={"epochs": (3, 15)},
+        params={"epochs": (3, 15, 15)},
         datasets=["mnist"],
         notes=["images at 32x32 in quick mode"],
     )
@@ -39,7 +40,7 @@ def test_setup_prepares_data_and_prints_the_banner(offline_home, capsys) -> None
     assert cfg.data["mnist"].kind == "stand-in"
     for expected in (
         "Mode          quick",
-        "LAB_MODE=full",
+        "LAB_MODE=quick|full|paper",
         "mnist: stand-in",
         "offline",
         "Weights       none (trained from scratch)",
@@ -54,8 +55,8 @@ def test_setup_prepares_data_and_prints_the_banner(offline_home, capsys) -> None
 
 
 def test_a_parameter_names_the_mode_dependent_dataset(offline_home) -> None:
-    cfg = config.setup("01_mnist_cnn", params={"digits": ("mnist", "no-such-dataset")},
-                       datasets=["digits"])
+    cfg = config.setup("01_mnist_cnn", datasets=["digits"],
+                       params={"digits": ("mnist", "no-such-dataset", "no-such-dataset")})
     assert list(cfg.data) == ["mnist"]
 
 
@@ -80,7 +81,7 @@ def test_new_weights_do_not_reuse_old_sweeps(offline_home, monkeypatch, tmp_path
     """Offline (random weights) first, then with the ImageNet file at hand: the second run gets
     its own artifact folder, so its sweep trains again instead of replaying the first's rows."""
     first = config.setup("05_mobilenetv2_tl_ft_ratio", params={"backbone": ("MobileNetV2_96",
-                         "MobileNetV2_160")}, weights=["backbone"])
+                         "MobileNetV2_160", "MobileNetV2_160")}, weights=["backbone"])
     assert first.weights["MobileNetV2_96"].kind == "random"
     runs = []
 
@@ -98,8 +99,8 @@ def test_new_weights_do_not_reuse_old_sweeps(offline_home, monkeypatch, tmp_path
         b"weights")
     monkeypatch.setenv("LAB_OFFLINE", "0")
     monkeypatch.setenv("LAB_DATA_MIRROR", mirror.as_uri())
-    second = config.setup("05_mobilenetv2_tl_ft_ratio", params={"backbone": (
-                          "MobileNetV2_96", "MobileNetV2_160")}, weights=["backbone"])
+    second = config.setup("05_mobilenetv2_tl_ft_ratio", weights=["backbone"], params={
+                          "backbone": ("MobileNetV2_96", "MobileNetV2_160", "MobileNetV2_160")})
     assert second.weights["MobileNetV2_96"].kind == "imagenet"
     assert second.artifacts != first.artifacts
     experiments.sweep(second.artifacts / "ratios.csv", [{"n": 1}], run)

@@ -24,3 +24,14 @@ def test_readme_results_table_matches_the_committed_results(monkeypatch) -> None
     assert sum(line.startswith("| ") for line in section.splitlines()) == sum(
         line.startswith("| ") for line in results.report().splitlines()
     ), "README's results section has table rows that the report does not produce"
+
+
+def test_readme_time_budgets_are_the_script_output() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("budgets", ROOT / "benchmarks" / "budgets.py")
+    budgets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budgets)
+    assert f"\n{budgets.table()}\n" in (ROOT / "README.md").read_text(), (
+        "README's time budgets are stale: paste the output of `python benchmarks/budgets.py`"
+    )

@@ -303,21 +303,24 @@ def fetch(name: str, progress: bool = True) -> Prepared:
     return Prepared(name, _kind(dataset, True), dataset.real_label, folder)
 
 
-def prepare(name: str, mode: str, seed: int = 0) -> Prepared:
+def prepare(name: str, mode: str, seed: int = 0, standin: bool = False) -> Prepared:
     """The real dataset if it can be had, else (quick mode only) the stand-in; see module doc.
 
     Entries with ``quick_download=False`` (archives too large for a quick run) use the real data
     in quick mode only when it is already cached (``python -m helpers fetch NAME``).
+    ``standin=True`` (a dry run) takes the stand-in without trying the real data.
     """
     dataset = get(name)
-    if mode == "quick" and not dataset.quick_download and not _complete(_folder(name, "real")):
+    if standin:
+        reason, detail = "dry run", "a dry run checks shapes on the stand-in, never the real data"
+    elif mode == "quick" and not dataset.quick_download and not _complete(_folder(name, "real")):
         reason = "real data not cached"
         detail = f"too large for a quick run's download: `python -m helpers fetch {name}` gets it"
     else:
         try:
             return fetch(name)
         except DataUnavailable as err:
-            if mode == "full":
+            if mode != "quick":
                 raise in_full_mode(err, "the built-in stand-in") from None
             reason = err.reason or "download failed"
             detail = str(err)

@@ -1,0 +1,224 @@
+"""Budgets (helpers.budget and setup's share of them): FLOPs against the papers' counts, the
+plan, the projection stop, resuming a killed fit, Drive storage, mixed precision and the dry
+run's sizing, and SmoothGrad's bounded memory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import budget, config, explain, results, runtime
+
+# Multiply-adds per image at 224 x 224 as the papers give them (convolutions and dense layers):
+# MobileNet (Howard et al. 2017, Table 8): 569 M; MobileNetV2 (Sandler et al. 2018, Table 3):
+# 300 M; EfficientNet-B0 (Tan and Le 2019, Table 2): 0.39 B; VGG16: 15.5 G with its three
+# dense layers (123.6 M multiply-adds of 4096-wide layers), so 15.35 G without the top.
+PAPER_MACS = {"MobileNet": 569e6, "MobileNetV2": 300e6, "EfficientNetB0": 0.39e9,
+              "VGG16": 15.5e9 - 123.6e6}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_MACS))
+def test_forward_flops_match_the_papers(name: str, lab_env: Path) -> None:
+    flops, depthwise = budget.model_cost(name, 224)
+    assert flops / 2 == pytest.approx(PAPER_MACS[name], rel=0.02)
+    assert depthwise == (name != "VGG16")
+
+
+def test_forward_flops_of_a_small_cnn_by_hand() -> None:
+    model = budget.small_convnet(28, 1, (32, 64), 128)
+    # conv 26x26x32 (3x3x1), conv 11x11x64 (3x3x32), dense 1600->128, dense 128->10
+    by_hand = 2 * (26 * 26 * 32 * 9 + 11 * 11 * 64 * 9 * 32 + 1600 * 128 + 128 * 10)
+    assert budget.forward_flops(model) == by_hand
+
+
+def test_a_frozen_fit_costs_one_forward_pass_a_trained_one_three(lab_env: Path) -> None:
+    frozen = budget.Fit("a", "MobileNet", 224, images=100, epochs=2, trains=False)
+    trained = budget.Fit("b", "MobileNet", 224, images=100, epochs=2, val_images=50)
+    forward, _ = budget.model_cost("MobileNet", 224)
+    assert frozen.flops == forward * 100 * 2
+    assert trained.flops == forward * (300 + 50) * 2
+    assert trained.t4_seconds == trained.flops / budget.T4_RATE["depthwise"]
+
+
+def test_full_mode_plans_fit_the_session_and_paper_keeps_the_documents(lab_env: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "budgets.py"
+    spec = importlib.util.spec_from_file_location("budgets", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for notebook, params in bench.notebook_params().items():
+        full = budget.plan(notebook, config.pick_params(params, "full"))
+        assert sum(f.t4_seconds for f in full) <= 60 * budget.SESSION_MINUTES["full"], notebook
+    paper = config.pick_params(bench.notebook_params()["07_motor_defects_cam_smoothgrad"],
+                               "paper")
+    assert paper.resolutions == [224, 288, 352, 416, 480, 520, 576, 640]  # MOTOR's sizes
+    assert (paper.transfer_epochs, paper.blocks, paper.fine_tune_epochs) == (
+        200, list(range(1, 14)), 60)
+
+
+def _tiny_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_the_projection_stops_an_impossible_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    fits = [budget.Fit("first", "mnist_cnn", 28, 64, 5), budget.Fit("second", "mnist_cnn", 28,
+                                                                    64, 5)]
+    projection = budget.Projection(fits, "first", started=0.0, allowed_seconds=60.0,
+                                   mode="full")
+    x, y = np.zeros((64, 4), "float32"), np.zeros(64, "int32")
+    with pytest.raises(budget.BudgetExceeded) as stop:
+        _tiny_model().fit(x, y, epochs=5, callbacks=[projection], verbose=0)
+    message = str(stop.value)
+    assert "\n" not in message
+    assert "full mode would take" in message and "LAB_MODE=quick" in message
+    assert "Projection    first:" in capsys.readouterr().out
+
+
+def test_the_projection_only_reports_without_a_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    fits = [budget.Fit("only", "mnist_cnn", 28, 64, 3)]
+    projection = budget.Projection(fits, "only", started=0.0, allowed_seconds=None,
+                                   mode="paper")
+    _tiny_model().fit(np.zeros((64, 4)), np.zeros(64), epochs=3, callbacks=[projection],
+                      verbose=0)
+    assert capsys.readouterr().out.count("Projection") == 1  # after the first epoch only
+
+
+_KILLED_FIT = """
+import os, signal, sys
+import numpy as np
+import helpers
+import keras
+from helpers import budget
+
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+
+
+class Kill(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:  # after the second epoch's backup
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+model.fit(np.ones((32, 4)), np.zeros(32), epochs=5, verbose=0,
+          callbacks=[budget.Resume(sys.argv[1]), Kill()])
+"""
+
+
+def test_a_killed_fit_resumes_at_the_next_epoch(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    backup = tmp_path / "backup"
+    killed = subprocess.run([sys.executable, "-c", _KILLED_FIT, str(backup)],
+                            capture_output=True, timeout=300, env={**os.environ})
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    model = _tiny_model()
+    history = model.fit(np.ones((32, 4)), np.zeros(32), epochs=5, verbose=0,
+                        callbacks=[budget.Resume(str(backup))])
+    assert history.epoch == [2, 3, 4]  # epochs 3-5: the two finished ones are not redone
+    assert "continues at epoch 3" in capsys.readouterr().out
+    assert not backup.exists() or not any(backup.iterdir()), "a finished fit removes its backup"
+
+
+def test_outputs_go_to_drive_when_it_is_mounted(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAB_BUILD", raising=False)
+    monkeypatch.delenv("LAB_RESULTS", raising=False)
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "project"))
+    monkeypatch.setenv("LAB_DRIVE_MOUNT", str(tmp_path / "drive"))
+    assert runtime.drive_folder() is None  # nothing mounted
+    assert runtime.build_dir() == tmp_path / "project" / "build"
+    (tmp_path / "drive" / "MyDrive").mkdir(parents=True)
+    course = tmp_path / "drive" / "MyDrive" / runtime.DRIVE_FOLDER
+    assert runtime.build_dir() == course / "build"
+    assert runtime.artifacts_root("01_mnist_cnn", "full").is_relative_to(course)
+    assert results.results_dir() == course / "results"
+    monkeypatch.setenv("LAB_DRIVE", "0")
+    assert runtime.build_dir() == tmp_path / "project" / "build"
+
+
+@pytest.mark.parametrize(("accelerator", "policy"), [("GPU", "mixed_float16"),
+                                                     ("TPU", "mixed_bfloat16"),
+                                                     ("CPU", "float32")])
+def test_mixed_precision_on_accelerators(accelerator: str, policy: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAB_PRECISION", raising=False)
+    assert config.precision_policy(accelerator) == policy
+
+
+def test_a_float32_output_layer_under_mixed_precision() -> None:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8),
+                                  keras.layers.Dense(2, activation="softmax", dtype="float32")])
+        assert model.layers[0].compute_dtype == "bfloat16"
+        assert keras.ops.convert_to_numpy(model(np.ones((1, 4)))).dtype == np.float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_three_columns_and_the_dry_run_sizes() -> None:
+    block = {"batch_size": (8, 128, 128), "smoothgrad_samples": (4, 50, 50),
+             "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
+             "resolutions": ([128], [224, 520], [224, 288, 520])}
+    assert config.pick_params(block, "paper").resolutions == [224, 288, 520]
+    with pytest.raises(ValueError, match=r"\(quick, full, paper\) triple"):
+        config.pick_params({"epochs": (1, 2)}, "quick")
+    full = config.pick_params(block, "full")
+    changed = config._dry_run_sized(full, "CPU")
+    assert (full.batch_size, full.smoothgrad_samples, full.dataset) == (
+        config.DRYRUN_BATCH, 2, "motor_cores_small")
+    assert full.resolutions == [224, 520]  # the real shapes stay
+    assert len(changed) == 3
+    on_gpu = config.pick_params(block, "full")
+    assert config._dry_run_sized(on_gpu, "GPU") == [] and on_gpu.batch_size == 128
+
+
+def test_a_dry_run_needs_full_or_paper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_DRYRUN", "1")
+    monkeypatch.setenv("LAB_MODE", "quick")
+    with pytest.raises(ValueError, match="LAB_DRYRUN"):
+        runtime.resolve_mode("CPU")
+    monkeypatch.delenv("LAB_MODE")
+    assert runtime.resolve_mode("CPU") == "full"
+
+
+def _smoothgrad_peak(samples: int, n: int = 24, size: int = 96) -> int:
+    model = keras.Sequential([keras.Input((size, size, 3)), keras.layers.Conv2D(4, 3),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    images = np.random.default_rng(0).random((n, size, size, 3), dtype=np.float32)
+    explain.smoothgrad(model, images[:2], 0, samples=1)  # trace the gradient first
+    tracemalloc.start()
+    try:
+        explain.smoothgrad(model, images, 0, samples=samples)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_smoothgrad_memory_does_not_grow_with_samples() -> None:
+    images_bytes = 24 * 96 * 96 * 3 * 4
+    few, many = _smoothgrad_peak(2), _smoothgrad_peak(16)
+    assert many < 1.2 * few
+    # the images' float32 copy, the sum, and a chunk: not samples x images of float64 noise
+    assert many < 4 * images_bytes < 16 * 2 * images_bytes
+
+
+def test_the_plan_is_printed_with_the_budget(lab_env: Path) -> None:
+    params = SimpleNamespace(img_size=150, epochs=30, exercise_epochs=30)
+    text = budget.describe(budget.plan("03_vgg16_horse_zebra", params), "full")
+    assert text.startswith("Plan          3 fits")
+    assert "fine-tuning  VGG16 150px  40 x 30 epochs" in text
+    assert "Budget        90 min (full)" in text
