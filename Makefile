@@ -2,6 +2,7 @@
 #   make run    execute every notebook in quick mode into build/ and print the summary
 #   make test   unit tests + every notebook under nbval (quick mode), on TensorFlow (.venv)
 #               and again on JAX in an environment without TensorFlow (.venv-jax)
+#   make dryrun every notebook in full mode at its real shapes, one step per fit (LAB_DRYRUN)
 #   make lab    JupyterLab on notebooks/
 #   make lint   ruff over helpers, tests, benchmarks and notebooks
 
@@ -15,7 +16,7 @@ STAMP_JAX:= $(VENV_JAX)/.installed
 
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: run test test-tensorflow test-jax lab lint report clean
+.PHONY: run test test-tensorflow test-jax dryrun lab lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +39,7 @@ run: $(STAMP)
 # silent pass. Each run keeps its own build folder (checkpoints, sweeps) and results folder, so
 # neither replays the other's runs, nor those of `make run`.
 define pytest_run
-	$(1) -m pytest -v --durations=10 --nbval-lax --nbval-cell-timeout=900 tests notebooks; \
+	$(1) -m pytest -v --durations=10 --nbval-lax --nbval-cell-timeout=900 $(2); \
 	status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$status
@@ -49,7 +50,7 @@ test: test-tensorflow test-jax
 test-tensorflow: $(STAMP)
 	rm -rf build/test
 	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test LAB_RESULTS=$(CURDIR)/build/test/results \
-		$(call pytest_run,$(PY))
+		$(call pytest_run,$(PY),tests notebooks)
 
 test-jax: $(STAMP_JAX)
 	@$(PY_JAX) -c "import importlib.util, sys; \
@@ -57,7 +58,14 @@ test-jax: $(STAMP_JAX)
 		if importlib.util.find_spec('tensorflow') else 0)"
 	rm -rf build/test-jax
 	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax LAB_BUILD=$(CURDIR)/build/test-jax \
-		LAB_RESULTS=$(CURDIR)/build/test-jax/results $(call pytest_run,$(PY_JAX))
+		LAB_RESULTS=$(CURDIR)/build/test-jax/results $(call pytest_run,$(PY_JAX),tests notebooks)
+
+# Full mode's real image sizes, models and grids, one step per fit, stand-ins and random weights,
+# nothing recorded: a wrong shape, a missing scope or a memory blow-up fails here, not on Colab.
+dryrun: $(STAMP)
+	rm -rf build/dryrun-test
+	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/dryrun-test \
+		LAB_RESULTS=$(CURDIR)/build/dryrun-test/results $(call pytest_run,$(PY),notebooks)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

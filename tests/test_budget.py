@@ -222,3 +222,13 @@ def test_the_plan_is_printed_with_the_budget(lab_env: Path) -> None:
     assert text.startswith("Plan          3 fits")
     assert "fine-tuning  VGG16 150px  40 x 30 epochs" in text
     assert "Budget        90 min (full)" in text
+
+
+def test_expect_asserts_except_in_a_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = SimpleNamespace(dry_run=False)
+    with pytest.raises(AssertionError, match="must learn"):
+        config.Config.expect(cfg, False, "must learn")
+    config.Config.expect(cfg, True, "must learn")
+    cfg.dry_run = True
+    config.Config.expect(cfg, False, "must learn")
+    assert capsys.readouterr().out == "Dry run, not asserted: must learn\n"
