@@ -49,8 +49,9 @@ def pick_params(params: Params, mode: str) -> SimpleNamespace:
 
 def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
     """A dry run on a CPU keeps every image size, model and grid but caps ``*batch_size``
-    (``DRYRUN_BATCH``) and ``*samples`` (SmoothGrad's noisy copies, at 2), and takes a dataset's
-    small stand-in (``<name>_small``) where there is one; returns what it changed."""
+    (``DRYRUN_BATCH``), ``*samples`` (SmoothGrad's noisy copies, at 2) and image counts
+    (``*_images`` at 4 batches, ``*_per_class`` at 2), and takes a dataset's small stand-in
+    (``<name>_small``) where there is one; returns what it changed."""
     if accelerator != "CPU":
         return []
     cap = int(os.environ.get("LAB_DRYRUN_BATCH", DRYRUN_BATCH))
@@ -61,6 +62,10 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
             new = min(value, cap)
         elif name.endswith("samples") and isinstance(value, int):
             new = min(value, 2)
+        elif name.endswith("_images") and isinstance(value, int):
+            new = min(value, 4 * cap)
+        elif name.endswith("_per_class") and isinstance(value, int):
+            new = min(value, 2 * cap)
         elif isinstance(value, str) and f"{value}_small" in ds.names():
             new = f"{value}_small"
         if new != value:

@@ -51,15 +51,21 @@ class ArrayBatches(keras.utils.PyDataset):
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False,
             seed: int = 0, transform: Transform | None = None) -> Any:
     """Training or evaluation batches of in-memory arrays, ``transform`` applied per batch (for
-    example resizing uint8 images on the fly, so the float copies never all sit in memory)."""
+    example resizing uint8 images on the fly, so the float copies never all sit in memory).
+
+    On TensorFlow the shuffle permutes indices, not images: the whole set is reshuffled each
+    epoch while the buffer holds integers, not a second copy of the images (07's augmented
+    640-pixel cores are gigabytes)."""
     if keras.backend.backend() != "tensorflow":
         return ArrayBatches(x, y, batch_size, shuffle, seed, transform)
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices((x, y))
+    images, labels = tf.constant(x), tf.constant(y)
+    data = tf.data.Dataset.range(len(x))
     if shuffle:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda a, b: (tf.cast(a, tf.float32), b))
+    data = data.batch(batch_size).map(
+        lambda rows: (tf.cast(tf.gather(images, rows), tf.float32), tf.gather(labels, rows)))
     if transform is not None:
         data = data.map(lambda a, b: (transform(a), b), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)

@@ -170,6 +170,8 @@ def test_a_float32_output_layer_under_mixed_precision() -> None:
 
 def test_three_columns_and_the_dry_run_sizes() -> None:
     block = {"batch_size": (8, 128, 128), "smoothgrad_samples": (4, 50, 50),
+             "train_images": (64, 50_000, 50_000), "val_per_class": (10, 400, 400),
+             "train_per_class": (40, None, None),
              "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
              "resolutions": ([128], [224, 520], [224, 288, 520])}
     assert config.pick_params(block, "paper").resolutions == [224, 288, 520]
@@ -179,8 +181,10 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
     changed = config._dry_run_sized(full, "CPU")
     assert (full.batch_size, full.smoothgrad_samples, full.dataset) == (
         config.DRYRUN_BATCH, 2, "motor_cores_small")
+    assert (full.train_images, full.val_per_class, full.train_per_class) == (
+        4 * config.DRYRUN_BATCH, 2 * config.DRYRUN_BATCH, None)
     assert full.resolutions == [224, 520]  # the real shapes stay
-    assert len(changed) == 3
+    assert len(changed) == 5
     on_gpu = config.pick_params(block, "full")
     assert config._dry_run_sized(on_gpu, "GPU") == [] and on_gpu.batch_size == 128
 

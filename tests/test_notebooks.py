@@ -65,6 +65,9 @@ def test_repository_url_is_the_same_everywhere() -> None:
     assert project["urls"]["Repository"] == helpers.REPOSITORY_URL
     readme = (ROOT / "README.md").read_text()
     slug = helpers.REPOSITORY_URL.removeprefix("https://github.com/")
+    students = sorted((ROOT / "student").glob("[0-9][0-9]_*.ipynb"))
     for path in NOTEBOOKS:
         assert f"{COLAB}{slug}/blob/main/notebooks/{path.name}" in readme, path.name
-    assert readme.count(COLAB) == len(NOTEBOOKS)
+    for path in students:
+        assert f"{COLAB}{slug}/blob/main/student/{path.name}" in readme, path.name
+    assert readme.count(COLAB) == len(NOTEBOOKS) + len(students)
