@@ -330,7 +330,8 @@ class Projection(keras.callbacks.Callback):
 
 
 class DryRunStop(keras.callbacks.Callback):
-    """Dry run: end the fit after ``steps`` training batches (validation still runs once)."""
+    """Dry run: every epoch ends after ``steps`` training batches (validation still runs), so
+    a fit keeps its epochs, histories and schedules while costing a step per epoch."""
 
     def __init__(self, steps: int = 1) -> None:
         super().__init__()
@@ -338,7 +339,10 @@ class DryRunStop(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         if batch + 1 >= self.steps:
-            self.model.stop_training = True
+            self.model.stop_training = True  # ends this epoch's loop over the batches
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.model.stop_training = False  # and the fit goes on to its next epoch
 
 
 class Resume(keras.callbacks.BackupAndRestore):

@@ -171,7 +171,7 @@ def test_a_float32_output_layer_under_mixed_precision() -> None:
 def test_three_columns_and_the_dry_run_sizes() -> None:
     block = {"batch_size": (8, 128, 128), "smoothgrad_samples": (4, 50, 50),
              "train_images": (64, 50_000, 50_000), "val_per_class": (10, 400, 400),
-             "train_per_class": (40, None, None),
+             "train_per_class": (40, None, None), "fine_tune_epochs": (2, 20, 60),
              "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
              "resolutions": ([128], [224, 520], [224, 288, 520])}
     assert config.pick_params(block, "paper").resolutions == [224, 288, 520]
@@ -184,7 +184,8 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
     assert (full.train_images, full.val_per_class, full.train_per_class) == (
         4 * config.DRYRUN_BATCH, 2 * config.DRYRUN_BATCH, None)
     assert full.resolutions == [224, 520]  # the real shapes stay
-    assert len(changed) == 5
+    assert full.fine_tune_epochs == 2
+    assert len(changed) == 6
     on_gpu = config.pick_params(block, "full")
     assert config._dry_run_sized(on_gpu, "GPU") == [] and on_gpu.batch_size == 128
 
@@ -236,3 +237,15 @@ def test_expect_asserts_except_in_a_dry_run(capsys: pytest.CaptureFixture[str]) 
     cfg.dry_run = True
     config.Config.expect(cfg, False, "must learn")
     assert capsys.readouterr().out == "Dry run, not asserted: must learn\n"
+
+
+def test_a_dry_run_fit_keeps_its_epochs_at_one_step_each() -> None:
+    steps = []
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(batch)
+
+    history = _tiny_model().fit(np.zeros((64, 4)), np.zeros(64), batch_size=8, epochs=3,
+                                callbacks=[Count(), budget.DryRunStop()], verbose=0)
+    assert history.epoch == [0, 1, 2] and steps == [0, 0, 0]
