@@ -330,8 +330,9 @@ class Projection(keras.callbacks.Callback):
 
 
 class DryRunStop(keras.callbacks.Callback):
-    """Dry run: every epoch ends after ``steps`` training batches (validation still runs), so
-    a fit keeps its epochs, histories and schedules while costing a step per epoch."""
+    """Dry run: the fit ends after ``steps`` training batches (validation still runs once).
+    It ends the whole fit, not each epoch: Keras cannot resume a ``PyDataset`` (the lecture's
+    generators) in a new epoch after a batch loop broken off mid-epoch."""
 
     def __init__(self, steps: int = 1) -> None:
         super().__init__()
@@ -339,10 +340,7 @@ class DryRunStop(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         if batch + 1 >= self.steps:
-            self.model.stop_training = True  # ends this epoch's loop over the batches
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self.model.stop_training = False  # and the fit goes on to its next epoch
+            self.model.stop_training = True
 
 
 class Resume(keras.callbacks.BackupAndRestore):

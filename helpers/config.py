@@ -32,7 +32,7 @@ DRYRUN_BATCH = 4
 batch that fits a CI machine's memory (EfficientNetB5 at 456 px in a batch of 128 does not)."""
 
 
-DRY_RUN_NOTE = "  DRY RUN: one step per epoch, nothing recorded"
+DRY_RUN_NOTE = "  DRY RUN: one step per fit, nothing recorded"
 
 
 def pick_params(params: Params, mode: str) -> SimpleNamespace:
@@ -50,8 +50,8 @@ def pick_params(params: Params, mode: str) -> SimpleNamespace:
 def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
     """A dry run on a CPU keeps every image size, model and grid but caps ``*batch_size``
     (``DRYRUN_BATCH``), ``*samples`` (SmoothGrad's noisy copies, at 2), image counts
-    (``*_images`` at 4 batches, ``*_per_class`` at 2) and ``*epochs`` (at 2; each epoch is one
-    step, ``budget.DryRunStop``), and takes a dataset's small stand-in (``<name>_small``) where
+    (``*_images`` at 4 batches, ``*_per_class`` at 2) and ``*epochs`` (at 2), and takes a
+    dataset's small stand-in (``<name>_small``) where
     there is one; returns what it changed."""
     if accelerator != "CPU":
         return []
@@ -146,13 +146,13 @@ class Config:
         self.recorded.update(metrics)
         if self.dry_run:
             print(f"Dry run: nothing recorded ({', '.join(metrics)} measured on stand-ins after "
-                  "one step per epoch)")
+                  "one step per fit)")
             return None
         return results.record(self.notebook, self.mode, self.recorded, self.provenance())
 
     def expect(self, learned: object, message: str) -> None:
         """``assert learned, message`` for what training should have taught (an accuracy, a
-        curve's shape). A dry run trains one step per epoch, so there it prints the line instead:
+        curve's shape). A dry run trains one step per fit, so there it prints the line instead:
         its checks are the shapes, scopes and memory of every cell, not what was learned."""
         if self.dry_run:
             if not learned:
@@ -180,7 +180,7 @@ class Config:
         callbacks("name"), ...])``: ``keras.callbacks.BackupAndRestore`` (in
         ``cfg.artifacts/backup/<name>``: rerunning the cell after a disconnect continues from
         the last finished epoch), the projection after the first epoch (``helpers.budget``),
-        and in a dry run the end of each epoch after one step."""
+        and in a dry run the end of the fit after one step."""
         backup = self.artifacts / "backup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
         found = [budget.Resume(str(backup)),
                  budget.Projection(self.plan(), name, self.started,

@@ -21,7 +21,7 @@ A **hidden-tests cell** (tagged ``hidden-tests``, left out of the student versio
 It runs the exercise's check tests again together with its own. In the course notebook it
 raises when one fails, so CI, which runs the solutions, catches a wrong test or solution. At
 grading (``helpers.grading``) it records the result for the grader and raises nothing; nor in a
-dry run (``LAB_DRYRUN=1``), whose epochs stop after one step.
+dry run (``LAB_DRYRUN=1``), whose fits stop after one step.
 
 This module imports only the standard library: the grader loads a fresh copy of it into each
 student's kernel, whatever that student's code did to the imported one.

@@ -9,7 +9,7 @@ functions that need it, so ``select_backend`` can set ``KERAS_BACKEND`` before K
   Unset, it is ``full`` on a GPU/TPU runtime and ``quick`` otherwise, and always ``quick`` when
   ``CI`` is set.
 * ``LAB_DRYRUN=1``: run ``full`` or ``paper`` at its real shapes (image sizes, models,
-  pipelines) but one step per epoch, on stand-ins with random weights, recording nothing.
+  pipelines) but one step per fit, on stand-ins with random weights, recording nothing.
 * ``LAB_DRIVE``: on Colab with Google Drive mounted, outputs go to Drive (``storage_root``);
   ``LAB_DRIVE=0`` keeps them on the session's disk.
 * ``LAB_BACKEND`` (or plain ``KERAS_BACKEND``): ``tensorflow`` or ``jax``. Unset, TensorFlow
