@@ -20,12 +20,14 @@ from helpers.models import LAST_CONV
 
 SMOOTHGRAD_SIGMA = 0.1  # MOTOR §7.2: sigma = 0.1, 50 samples
 SMOOTHGRAD_SAMPLES = 50
-CHUNK = 8
+CHUNK = 2
 """Images per forward/backward pass: the maps' memory stays that of a few images, whatever the
-number of images or SmoothGrad samples (full mode: 50 samples of 520 x 520 images)."""
+number of images or SmoothGrad samples. Two keep MobileNet's gradient at 520 x 520 under 1 GiB
+of host memory on a CPU (``benchmarks/smoothgrad_memory.py``)."""
 
 
-def _chunks(n: int, size: int = CHUNK) -> list[slice]:
+def _chunks(n: int, size: int | None = None) -> list[slice]:
+    size = size or CHUNK
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
