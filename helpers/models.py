@@ -37,17 +37,20 @@ def block_number(layer_name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def calibrate_batch_norm(model: keras.Model, images) -> None:
-    """Set every BatchNormalization layer's moving mean and variance to those of ``images``
-    (one forward pass). For a backbone *without* ImageNet weights only (quick mode offline):
-    its initial statistics (mean 0, variance 1) do not fit its random filters, so its frozen
-    features would be badly scaled; this data-dependent initialisation normalises them.
-    Each layer's ``trainable`` flag and momentum are restored afterwards."""
+def calibrate_batch_norm(model: keras.Model, images, chunk: int = 16) -> None:
+    """Set every BatchNormalization layer's moving mean and variance to those of ``images``:
+    the average of their batch statistics over forward passes of ``chunk`` images (so 128
+    images at 520 px need the memory of 16). For a backbone *without* ImageNet weights only
+    (quick mode offline, dry runs): its initial statistics (mean 0, variance 1) do not fit its
+    random filters, so its frozen features would be badly scaled; this data-dependent
+    initialisation normalises them. Each layer's ``trainable`` flag and momentum are restored
+    afterwards."""
     norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
     saved = [(layer.trainable, layer.momentum) for layer in norms]
-    for layer in norms:
-        layer.trainable, layer.momentum = True, 0.0
-    model(images, training=True)
+    for i, start in enumerate(range(0, len(images), chunk)):
+        for layer in norms:  # moving = the running average of the passes so far
+            layer.trainable, layer.momentum = True, i / (i + 1)
+        model(images[start:start + chunk], training=True)
     for layer, (trainable, momentum) in zip(norms, saved, strict=True):
         layer.trainable, layer.momentum = trainable, momentum
 

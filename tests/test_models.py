@@ -124,3 +124,21 @@ def test_xla_cost_counts_the_expanded_convolution():
     assert models._xla_cost((None, 8, 8, 512), (3, 3, 512, 1), 1) > models.SHIFTS_ABOVE
     assert models._xla_cost((None, 64, 64, 32), (3, 3, 32, 1), 1) < models.SHIFTS_ABOVE
     assert models._xla_cost((None, 10, 10, 4), (3, 3, 4, 2), 2) == 9 * 4 * 4 * 2 * 25
+
+
+def test_calibration_in_chunks_averages_the_batch_statistics() -> None:
+    import keras
+    import numpy as np
+
+    from helpers import models
+
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.BatchNormalization()])
+    images = np.random.default_rng(0).normal(2.0, 3.0, (64, 4, 4, 3)).astype("float32")
+    models.calibrate_batch_norm(model, images, chunk=16)
+    norm = model.layers[0]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_mean),
+                               images.mean(axis=(0, 1, 2)), rtol=1e-4)
+    chunk_variances = images.reshape(4, 16, 4, 4, 3).var(axis=(1, 2, 3)).mean(axis=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_variance),
+                               chunk_variances, rtol=1e-2)
+    assert norm.momentum == 0.99 and norm.trainable
