@@ -51,8 +51,7 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
     """A dry run on a CPU keeps every image size, model and grid but caps ``*batch_size``
     (``DRYRUN_BATCH``), ``*samples`` (SmoothGrad's noisy copies, at 2), image counts
     (``*_images`` at 4 batches, ``*_per_class`` at 2) and ``*epochs`` (at 2), and takes a
-    dataset's small stand-in (``<name>_small``) where
-    there is one; returns what it changed."""
+    dataset's small stand-in (``<name>_small``) where there is one; returns what it changed."""
     if accelerator != "CPU":
         return []
     cap = int(os.environ.get("LAB_DRYRUN_BATCH", DRYRUN_BATCH))
