@@ -293,7 +293,9 @@ def _duration(seconds: float) -> str:
 class Projection(keras.callbacks.Callback):
     """After the first epoch of the fit ``name``, print this device's projected time for the
     rest of the notebook: the fit's remaining epochs at the measured speed, the fits not yet
-    started at their T4 estimate scaled by measured / estimated. Past ``allowed_seconds``
+    started at their T4 estimate scaled by measured / estimated. The epoch is timed from the
+    end of its first batch (which includes compiling the step) and scaled up by the batches
+    it missed, so compile time does not inflate the projection. Past ``allowed_seconds``
     (``full`` mode) it raises ``BudgetExceeded`` with what to change."""
 
     def __init__(self, fits: Sequence[Fit], name: str, started: float,
@@ -302,10 +304,23 @@ class Projection(keras.callbacks.Callback):
         self.fits, self.name, self.started = list(fits), name, started
         self.allowed, self.mode = allowed_seconds, mode
         self._epoch_start = 0.0
+        self._batch_times: list[float] = []
         self._seen = 0
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._epoch_start = time.perf_counter()
+        self._batch_times = []
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self._seen == 0:
+            self._batch_times.append(time.perf_counter())
+
+    def _epoch_seconds(self) -> float:
+        """This epoch's training time without its first batch, scaled to all its batches."""
+        times = self._batch_times
+        if len(times) < 2:
+            return time.perf_counter() - self._epoch_start
+        return (times[-1] - times[0]) * len(times) / (len(times) - 1)
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._seen += 1
@@ -314,7 +329,7 @@ class Projection(keras.callbacks.Callback):
             return
         index = names.index(self.name)
         fit = self.fits[index]
-        measured = time.perf_counter() - self._epoch_start
+        measured = self._epoch_seconds()
         estimate = fit.t4_seconds / max(fit.epochs, 1)
         scale = measured / estimate if estimate else 1.0
         rest = measured * max(fit.epochs - epoch - 1, 0)

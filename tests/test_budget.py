@@ -250,3 +250,9 @@ def test_a_dry_run_fit_ends_after_one_step() -> None:
                                 validation_data=(np.zeros((8, 4)), np.zeros(8)),
                                 callbacks=[Count(), budget.DryRunStop()], verbose=0)
     assert history.epoch == [0] and steps == [0] and "val_loss" in history.history
+
+
+def test_the_projection_leaves_out_the_first_batch() -> None:
+    projection = budget.Projection([], "x", started=0.0, allowed_seconds=None, mode="full")
+    projection._batch_times = [10.0, 11.0, 12.0, 13.0]  # first batch ended at 10 s (compiling)
+    assert projection._epoch_seconds() == pytest.approx(4.0)
