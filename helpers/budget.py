@@ -235,9 +235,8 @@ def _plan_07(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n = 3 * (P.train_per_class * 2 if P.train_per_class else images(P.dataset, "train"))
     val = images(P.dataset, "validation")
     size = max(P.resolutions) if 520 not in P.resolutions else 520
-    return [
-        *(Fit(f"transfer {s}", "MobileNet", s, n, P.transfer_epochs, val, False)
-          for s in P.resolutions),
+    return [  # transfer learning: the frozen backbone's features once per size (one pass)
+        *(Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False) for s in P.resolutions),
         *(Fit(f"blocks {b}", "MobileNet", size, n, P.fine_tune_epochs, val) for b in P.blocks),
         Fit("additional images", "MobileNet", size, n, P.fine_tune_epochs, val),
     ]
