@@ -48,9 +48,11 @@ def pick_params(params: Params, mode: str) -> SimpleNamespace:
 
 
 def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
-    """A dry run on a CPU keeps every image size, model and grid but caps ``*batch_size``
+    """A dry run on a CPU keeps every model and the grids' extremes but caps ``*batch_size``
     (``DRYRUN_BATCH``), ``*samples`` (SmoothGrad's noisy copies, at 2), image counts
-    (``*_images`` at 4 batches, ``*_per_class`` at 2) and ``*epochs`` (at 2), and takes a
+    (``*_images`` at 4 batches, ``*_per_class`` at 2), ``*epochs`` and ``num_*`` (06's
+    ensemble members) at 2, runs a sweep's grid (a list of more than two) at its first and
+    last entry (the smallest and largest size, the fewest and most blocks), and takes a
     dataset's small stand-in (``<name>_small``) where there is one; returns what it changed."""
     if accelerator != "CPU":
         return []
@@ -68,6 +70,10 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
             new = min(value, 2 * cap)
         elif name.endswith("epochs") and isinstance(value, int):
             new = min(value, 2)
+        elif name.startswith("num_") and isinstance(value, int):
+            new = min(value, 2)
+        elif isinstance(value, list) and len(value) > 2:
+            new = [value[0], value[-1]]
         elif isinstance(value, str) and f"{value}_small" in ds.names():
             new = f"{value}_small"
         if new != value:

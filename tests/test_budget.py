@@ -173,7 +173,7 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
              "train_images": (64, 50_000, 50_000), "val_per_class": (10, 400, 400),
              "train_per_class": (40, None, None), "fine_tune_epochs": (2, 20, 60),
              "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
-             "resolutions": ([128], [224, 520], [224, 288, 520])}
+             "resolutions": ([128], [224, 520], [224, 288, 520]), "num_models": (2, 5, 5)}
     assert config.pick_params(block, "paper").resolutions == [224, 288, 520]
     with pytest.raises(ValueError, match=r"\(quick, full, paper\) triple"):
         config.pick_params({"epochs": (1, 2)}, "quick")
@@ -184,8 +184,11 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
     assert (full.train_images, full.val_per_class, full.train_per_class) == (
         4 * config.DRYRUN_BATCH, 2 * config.DRYRUN_BATCH, None)
     assert full.resolutions == [224, 520]  # the real shapes stay
-    assert full.fine_tune_epochs == 2
-    assert len(changed) == 6
+    assert (full.fine_tune_epochs, full.num_models) == (2, 2)
+    assert len(changed) == 7
+    paper = config.pick_params(block, "paper")
+    config._dry_run_sized(paper, "CPU")
+    assert paper.resolutions == [224, 520]  # a longer grid: its first and last entry
     on_gpu = config.pick_params(block, "full")
     assert config._dry_run_sized(on_gpu, "GPU") == [] and on_gpu.batch_size == 128
 
