@@ -52,8 +52,9 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
     (``DRYRUN_BATCH``), ``*samples`` (SmoothGrad's noisy copies, at 2), image counts
     (``*_images`` at 4 batches, ``*_per_class`` at 2), ``*epochs`` and ``num_*`` (06's
     ensemble members) at 2, runs a sweep's grid (a list of more than two) at its first and
-    last entry (the smallest and largest size, the fewest and most blocks), and takes a
-    dataset's small stand-in (``<name>_small``) where there is one; returns what it changed."""
+    last entry (the smallest and largest size, the fewest and most blocks) and at any entry
+    another parameter names (05's ``batchnorm_ratio``), and takes a dataset's small stand-in
+    (``<name>_small``) where there is one; returns what it changed."""
     if accelerator != "CPU":
         return []
     cap = int(os.environ.get("LAB_DRYRUN_BATCH", DRYRUN_BATCH))
@@ -64,16 +65,17 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
             new = min(value, cap)
         elif name.endswith("samples") and isinstance(value, int):
             new = min(value, 2)
-        elif name.endswith("_images") and isinstance(value, int):
-            new = min(value, 4 * cap)
-        elif name.endswith("_per_class") and isinstance(value, int):
-            new = min(value, 2 * cap)
+        elif name.endswith("_images") and (value is None or isinstance(value, int)):
+            new = 4 * cap if value is None else min(value, 4 * cap)  # None: every image
+        elif name.endswith("_per_class") and (value is None or isinstance(value, int)):
+            new = 2 * cap if value is None else min(value, 2 * cap)
         elif name.endswith("epochs") and isinstance(value, int):
             new = min(value, 2)
         elif name.startswith("num_") and isinstance(value, int):
             new = min(value, 2)
-        elif isinstance(value, list) and len(value) > 2:
-            new = [value[0], value[-1]]
+        elif isinstance(value, list) and len(value) > 2:  # and what another parameter names
+            others = [v for k, v in vars(params).items() if k != name]
+            new = [v for i, v in enumerate(value) if i in (0, len(value) - 1) or v in others]
         elif isinstance(value, str) and f"{value}_small" in ds.names():
             new = f"{value}_small"
         if new != value:

@@ -173,7 +173,9 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
              "train_images": (64, 50_000, 50_000), "val_per_class": (10, 400, 400),
              "train_per_class": (40, None, None), "fine_tune_epochs": (2, 20, 60),
              "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
-             "resolutions": ([128], [224, 520], [224, 288, 520]), "num_models": (2, 5, 5)}
+             "resolutions": ([128], [224, 520], [224, 288, 520]), "num_models": (2, 5, 5),
+             "ratios": ([(2, 1)], [(30, 1), (20, 11), (10, 21), (0, 31)], [(30, 1)]),
+             "batchnorm_ratio": ((2, 1), (10, 21), (10, 21))}
     assert config.pick_params(block, "paper").resolutions == [224, 288, 520]
     with pytest.raises(ValueError, match=r"\(quick, full, paper\) triple"):
         config.pick_params({"epochs": (1, 2)}, "quick")
@@ -182,10 +184,11 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
     assert (full.batch_size, full.smoothgrad_samples, full.dataset) == (
         config.DRYRUN_BATCH, 2, "motor_cores_small")
     assert (full.train_images, full.val_per_class, full.train_per_class) == (
-        4 * config.DRYRUN_BATCH, 2 * config.DRYRUN_BATCH, None)
+        4 * config.DRYRUN_BATCH, 2 * config.DRYRUN_BATCH, 2 * config.DRYRUN_BATCH)  # None: all
     assert full.resolutions == [224, 520]  # the real shapes stay
     assert (full.fine_tune_epochs, full.num_models) == (2, 2)
-    assert len(changed) == 7
+    assert full.ratios == [(30, 1), (10, 21), (0, 31)]  # the ends, and what batchnorm_ratio names
+    assert len(changed) == 9
     paper = config.pick_params(block, "paper")
     config._dry_run_sized(paper, "CPU")
     assert paper.resolutions == [224, 520]  # a longer grid: its first and last entry
