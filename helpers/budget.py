@@ -233,7 +233,7 @@ def _plan_06(P: SimpleNamespace, images: Counts) -> list[Fit]:
 
 def _plan_07(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n = 3 * (P.train_per_class * 2 if P.train_per_class else images(P.dataset, "train"))
-    val = images(P.dataset, "validation")
+    val = 2 * P.val_per_class if P.val_per_class else images(P.dataset, "validation")
     size = max(P.resolutions) if 520 not in P.resolutions else 520
     return [  # transfer learning: the frozen backbone's features once per size (one pass)
         *(Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False) for s in P.resolutions),
