@@ -1,8 +1,10 @@
 # The course's commands. Each creates its virtual environment on first use.
 #   make run    execute every notebook in quick mode into build/ and print the summary
-#   make test   unit tests + every notebook under nbval (quick mode), on TensorFlow (.venv)
-#               and again on JAX in an environment without TensorFlow (.venv-jax)
-#   make dryrun every notebook in full mode at its real shapes, one step per fit (LAB_DRYRUN)
+#   make test   on TensorFlow (.venv): unit tests + every notebook under nbval in quick mode;
+#               on JAX in an environment without TensorFlow (.venv-jax): the unit tests that
+#               compute with Keras + every notebook's dry run (full mode at its real shapes, one
+#               step per fit, LAB_DRYRUN)
+#   make dryrun the dry run of every notebook on TensorFlow
 #   make lab    JupyterLab on notebooks/
 #   make lint   ruff over helpers, tests, benchmarks and notebooks
 
@@ -52,20 +54,33 @@ test-tensorflow: $(STAMP)
 	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test LAB_RESULTS=$(CURDIR)/build/test/results \
 		$(call pytest_run,$(PY),tests notebooks)
 
+# The JAX half runs the unit tests that compute with Keras (not those marked backend_agnostic in
+# tests/conftest.py) and the dry run instead of the quick notebooks: every cell still runs on
+# JAX, and the full-mode paths (sizes, grids, memory) are checked once, within CI's time.
 test-jax: $(STAMP_JAX)
 	@$(PY_JAX) -c "import importlib.util, sys; \
 		sys.exit('TensorFlow is installed in $(VENV_JAX): the JAX run must not have it' \
 		if importlib.util.find_spec('tensorflow') else 0)"
-	rm -rf build/test-jax
+	rm -rf build/test-jax build/dryrun-jax
 	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax LAB_BUILD=$(CURDIR)/build/test-jax \
-		LAB_RESULTS=$(CURDIR)/build/test-jax/results $(call pytest_run,$(PY_JAX),tests notebooks)
+		LAB_RESULTS=$(CURDIR)/build/test-jax/results \
+		$(call pytest_run,$(PY_JAX),-m "not backend_agnostic" tests)
+	KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(DRYRUN_XLA_FLAGS)" \
+		$(call dry_run,$(PY_JAX),dryrun-jax)
 
 # Full mode's real image sizes, models and grids, one step per fit, stand-ins and random weights,
 # nothing recorded: a wrong shape, a missing scope or a memory blow-up fails here, not on Colab.
+# One step per compiled function: on JAX, XLA's slow code optimisations would cost more than
+# they save, so the dry run turns them off.
+DRYRUN_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
+define dry_run
+	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/$(2) \
+		LAB_RESULTS=$(CURDIR)/build/$(2)/results $(call pytest_run,$(1),notebooks)
+endef
+
 dryrun: $(STAMP)
 	rm -rf build/dryrun-test
-	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/dryrun-test \
-		LAB_RESULTS=$(CURDIR)/build/dryrun-test/results $(call pytest_run,$(PY),notebooks)
+	$(call dry_run,$(PY),dryrun-test)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

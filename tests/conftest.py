@@ -21,6 +21,23 @@ from PIL import Image
 
 from helpers.datasets.download import Remote
 
+BACKEND_AGNOSTIC = {
+    "test_cli", "test_datasets", "test_datasets_caltech", "test_datasets_cats_vs_dogs",
+    "test_datasets_cifar", "test_datasets_faults", "test_datasets_flowers", "test_datasets_motor",
+    "test_download", "test_evaluation", "test_exercises", "test_experiments", "test_folder",
+    "test_grading", "test_notebooks", "test_plots", "test_readme", "test_runner",
+    "test_student_versions", "test_synth_animals", "test_synth_motor", "test_synth_photos",
+    "test_training", "test_verdicts",
+}
+"""Test modules without Keras computations (files, downloads, CSVs, grading, documentation):
+marked ``backend_agnostic``, which the JAX half of ``make test`` deselects, so they run once."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in BACKEND_AGNOSTIC:
+            item.add_marker(pytest.mark.backend_agnostic)
+
 
 @pytest.fixture
 def lab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

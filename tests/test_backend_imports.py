@@ -2,8 +2,8 @@
 
 Helpers may import TensorFlow only inside functions, and only in the modules whose job is a
 TensorFlow path (allowed below); notebooks only in cells that start with ``%%tensorflow_only``.
-The JAX half of ``make test`` runs everything without TensorFlow installed; this check names
-the offending line before that.
+The JAX half of ``make test`` runs the Keras tests and every notebook without TensorFlow
+installed; this check names the offending line before that.
 """
 
 from __future__ import annotations
@@ -57,3 +57,11 @@ def test_notebooks_use_tensorflow_only_in_marked_cells(path: Path) -> None:
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         assert not _tensorflow_imports(tree), f"{path.stem} cell {index} imports TensorFlow"
         assert "tf" not in names, f"{path.stem} cell {index} uses tf outside %%tensorflow_only"
+
+
+def test_the_backend_agnostic_modules_exist() -> None:
+    from tests.conftest import BACKEND_AGNOSTIC
+
+    modules = {path.stem for path in (ROOT / "tests").glob("test_*.py")}
+    assert BACKEND_AGNOSTIC <= modules, f"no such test module: {BACKEND_AGNOSTIC - modules}"
+    assert "test_backend_imports" not in BACKEND_AGNOSTIC
