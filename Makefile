@@ -70,8 +70,9 @@ test-jax: $(STAMP_JAX)
 
 # Full mode's real image sizes, models and grids, one step per fit, stand-ins and random weights,
 # nothing recorded: a wrong shape, a missing scope or a memory blow-up fails here, not on Colab.
-# One step per compiled function: on JAX, XLA's slow code optimisations would cost more than
-# they save, so the dry run turns them off.
+# One step per compiled function, so the JAX dry run turns XLA's slower code optimisations off:
+# that shortened the compile-bound cells (06's EfficientNets) more than it lengthened the
+# forward-bound ones (07's passes at 520 px).
 DRYRUN_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
 define dry_run
 	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/$(2) \
