@@ -62,18 +62,19 @@ test-jax: $(STAMP_JAX)
 		sys.exit('TensorFlow is installed in $(VENV_JAX): the JAX run must not have it' \
 		if importlib.util.find_spec('tensorflow') else 0)"
 	rm -rf build/test-jax build/dryrun-jax
-	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax LAB_BUILD=$(CURDIR)/build/test-jax \
-		LAB_RESULTS=$(CURDIR)/build/test-jax/results \
+	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
+		LAB_BUILD=$(CURDIR)/build/test-jax LAB_RESULTS=$(CURDIR)/build/test-jax/results \
 		$(call pytest_run,$(PY_JAX),-m "not backend_agnostic" tests)
-	KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(DRYRUN_XLA_FLAGS)" \
+	KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
 		$(call dry_run,$(PY_JAX),dryrun-jax)
 
 # Full mode's real image sizes, models and grids, one step per fit, stand-ins and random weights,
 # nothing recorded: a wrong shape, a missing scope or a memory blow-up fails here, not on Colab.
-# One step per compiled function, so the JAX dry run turns XLA's slower code optimisations off:
-# that shortened the compile-bound cells (06's EfficientNets) more than it lengthened the
-# forward-bound ones (07's passes at 520 px).
-DRYRUN_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
+# The unit tests' small models and the dry run's single steps run each compiled function a few
+# times, so the JAX half turns XLA's slower code optimisations off: that shortened the
+# compile-bound work (the unit tests, 05, 06's EfficientNets) more than it lengthened the
+# forward-bound cells (07's passes at 520 px).
+JAX_TEST_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
 define dry_run
 	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/$(2) \
 		LAB_RESULTS=$(CURDIR)/build/$(2)/results $(call pytest_run,$(1),notebooks)

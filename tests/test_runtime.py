@@ -116,7 +116,12 @@ print(len(platforms), dist.name, dist.replicas,
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+_JAX_ENVIRONMENT = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None or importlib.util.find_spec("tensorflow") is not None,
+    reason="runs in the JAX environment (the JAX half of make test), where TensorFlow is absent")
+
+
+@_JAX_ENVIRONMENT
 def test_jax_trains_data_parallel_over_several_devices() -> None:
     """Eight CPU devices stand in for a TPU's cores (XLA's host device count)."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "LAB_BACKEND": "jax",
@@ -170,7 +175,7 @@ print(float(np.mean(m.predict(x, verbose=0).argmax(1) == y)), m.evaluate(x, y, v
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@_JAX_ENVIRONMENT
 def test_evaluate_after_more_training_uses_the_current_weights_on_jax() -> None:
     """Without ``runtime.mend_backend`` this printed a predict accuracy of 0.83 and an evaluate
     accuracy of 0.53 on the same images (Keras 3.13.2, JAX 0.7.2, CPU)."""
