@@ -3,7 +3,10 @@
 Both pipelines read the same folder of JPEGs (crops of scikit-learn's sample photos), resize to
 the lecture's 150x150, apply the lecture's augmentation and batch by 32; tf.data runs the same
 augmentation as Keras 3 layers in a parallel ``map`` with ``prefetch``. They are measured side
-by side in one run. The last line printed is the ratio tf.data / ImageDataGenerator.
+by side in one run, with the generator's rescaling-only rate (the lecture's validation
+generator) beside them: on a 2-core CPU (Colab's 2 vCPUs) these are ``helpers.budget``'s
+``FEED_RATE`` for the lecture's generator. The last line printed is the ratio tf.data /
+ImageDataGenerator.
 TensorFlow only (tf.data is TensorFlow's); notebook 02 teaches the same comparison.
 
     python benchmarks/augment_throughput.py --per-class 100 --seconds 6
@@ -22,9 +25,11 @@ from helpers import augment
 from helpers.synth import photos
 
 
-def datagen_batches(folder: Path, size: int, batch_size: int):
-    """The lecture's generator: the legacy class, reading and augmenting on the Python side."""
-    datagen = augment.ImageDataGenerator(**augment.LECTURE_DATAGEN)  # the class tf.keras names
+def datagen_batches(folder: Path, size: int, batch_size: int, augmented: bool = True):
+    """The lecture's generator: the legacy class, reading and augmenting on the Python side
+    (``augmented=False``: rescaling only, as the lecture's validation generator)."""
+    settings = augment.LECTURE_DATAGEN if augmented else {"rescale": 1.0 / 255.0}
+    datagen = augment.ImageDataGenerator(**settings)  # the class tf.keras names
     return datagen.flow_from_directory(
         folder, target_size=(size, size), batch_size=batch_size, class_mode="categorical", seed=0
     )
@@ -65,6 +70,9 @@ def main(argv: list[str] | None = None) -> float:
                 ),
                 "tf.data + preprocessing layers": tf_data_batches(
                     folder, args.size, args.batch_size
+                ),
+                "flow_from_directory, rescaling only": datagen_batches(
+                    folder, args.size, args.batch_size, augmented=False
                 ),
             },
             seconds=args.seconds,

@@ -1,11 +1,12 @@
-"""Budgets: each notebook's planned fits, their cost, a T4 estimate, and the projection that
-stops a full-mode run which cannot finish in one Colab session (docs/architecture.md).
+"""Budgets: each notebook's planned fits, their cost, a T4 estimate for planning, and the
+callbacks every fit gets (docs/architecture.md, "Budgets").
 
 The cost of a fit is images x epochs x training FLOPs per image. Forward FLOPs come from the
 model itself (``forward_flops`` walks its convolution and dense layers); a fit whose backbone is
 frozen costs one forward pass per image, a trained one three (forward and backward). The T4
-estimate divides by an *assumed* sustained rate (``T4_RATE``); after the first epoch of each
-fit, ``Projection`` replaces it with the measured speed on this device.
+estimate (``Fit.t4_seconds``, the README's table) adds a per-step overhead and the rate of the
+fit's input pipeline (``FEED_RATE``) to the FLOPs at ``T4_RATE``. It plans; it never stops a run:
+``helpers.projection`` measures each fit on this device and stops only on measurements.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import functools
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -28,11 +28,27 @@ SESSION_MINUTES = {"full": 90.0}
 """Each mode's time budget per notebook (``LAB_BUDGET_MINUTES`` overrides): ``full`` must finish
 in one free Colab session on a T4; ``paper`` and ``quick`` have none."""
 
-T4_RATE = {"dense": 6e12, "depthwise": 1.5e12}
-"""Assumed sustained training FLOP/s on a T4 with mixed precision: an assumption, not a
-measurement (there is no T4 here). Dense convolutions (VGG, small CNNs) are taken to reach about
-a tenth of the T4's 65 TFLOP/s FP16 peak; depthwise-separable networks (MobileNet, EfficientNet)
-are bound by memory bandwidth and reach a quarter of that."""
+T4_RATE = {"dense": 6e12, "depthwise": 0.75e12}
+"""Sustained training FLOP/s on a T4 with mixed precision, for the estimate only.
+``depthwise`` (MobileNet, EfficientNet: bound by memory bandwidth) is derived from a published
+measurement: EfficientNet-B0 trains at 868 images/s on one V100 with TF2 AMP + XLA (NVIDIA
+DeepLearningExamples, TensorFlow2/Classification/ConvNets/efficientnet_v1), and a T4 has about
+a third of a V100's memory bandwidth (320 against 900 GB/s, NVIDIA's data sheets): about 300
+images/s at 3 x 0.78 GFLOP each. ``dense`` (VGG16, the small CNNs) is an assumption, not a
+measurement: a tenth of the T4's 65 TFLOP/s FP16 peak."""
+
+T4_STEP_SECONDS = 0.004
+"""Fixed cost of one training or evaluation step (the fit loop, callbacks, the host-to-device
+copy of a batch), for the estimate only: an assumption, not a measurement. It dominates small
+images: 06's 50,000 CIFAR images at 32 px in batches of 32 are 1,563 steps an epoch."""
+
+FEED_RATE = {"generator": {"train": 142.0, "evaluate": 845.0}}
+"""Images per second the lecture's ``ImageDataGenerator.flow_from_directory`` delivers at
+150 x 150 from 256-pixel JPEGs on 2 CPU cores (Colab's 2 vCPUs), reading and decoding in one
+Python thread: ``train`` with the lecture's augmentation, ``evaluate`` rescaling only. Measured
+by ``python benchmarks/augment_throughput.py --per-class 100 --seconds 8`` on a 2-core machine
+(larger JPEGs decode more slowly: the projection measures each run's own rate). Other target
+sizes scale by pixel count. Fits fed from arrays (``feed="arrays"``) have no such limit."""
 
 
 class BudgetExceeded(RuntimeError):
@@ -128,8 +144,10 @@ def model_cost(model: str, size: int) -> tuple[int, bool]:
 @dataclass(frozen=True)
 class Fit:
     """One planned ``fit``: its name (as passed to ``cfg.callbacks``), the model and input size,
-    training images per epoch, epochs, validation images per epoch, and whether the backbone
-    trains (``trains=False``: frozen, one forward pass per image)."""
+    training images per epoch, epochs, validation images per epoch, whether the backbone trains
+    (``trains=False``: frozen, one forward pass per image), the batch size, and its input
+    pipeline: ``"arrays"`` (in memory, fed as fast as the device takes it) or ``"generator"``
+    (the lecture's ``ImageDataGenerator`` reading files on the host, ``FEED_RATE``)."""
 
     name: str
     model: str
@@ -138,6 +156,21 @@ class Fit:
     epochs: int
     val_images: int = 0
     trains: bool = True
+    batch: int = 32
+    feed: str = "arrays"
+
+    @property
+    def key(self) -> tuple[str, int, int, bool, str]:
+        """What makes two fits time alike per step: model, size, batch, training, pipeline."""
+        return (self.model, self.size, self.batch, self.trains, self.feed)
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.images / self.batch)
+
+    @property
+    def val_steps(self) -> int:
+        return math.ceil(self.val_images / self.batch)
 
     @property
     def flops(self) -> float:
@@ -145,10 +178,29 @@ class Fit:
         per_epoch = self.images * (3 if self.trains else 1) + self.val_images
         return float(forward) * per_epoch * self.epochs
 
+    def feed_seconds(self, phase: str, images: int) -> float:
+        """Seconds the input pipeline needs to deliver ``images`` in ``phase`` on a T4 runtime
+        (``FEED_RATE``; zero for arrays)."""
+        rates = FEED_RATE.get(self.feed)
+        return images / rates[phase] * (self.size / 150) ** 2 if rates else 0.0
+
+    def t4_epoch_seconds(self, phase: str) -> float:
+        """The T4 estimate of one epoch's ``phase`` (``train`` or ``evaluate``): compute (FLOPs
+        at ``T4_RATE``) plus ``T4_STEP_SECONDS`` a step, or the input pipeline's time where
+        that is longer."""
+        forward, depthwise = model_cost(self.model, self.size)
+        rate = T4_RATE["depthwise" if depthwise else "dense"]
+        if phase == "train":
+            images, steps, passes = self.images, self.steps, 3 if self.trains else 1
+        else:
+            images, steps, passes = self.val_images, self.val_steps, 1
+        compute = images * passes * forward / rate + steps * T4_STEP_SECONDS
+        return max(compute, self.feed_seconds(phase, images))
+
     @property
     def t4_seconds(self) -> float:
-        _, depthwise = model_cost(self.model, self.size)
-        return self.flops / T4_RATE["depthwise" if depthwise else "dense"]
+        """The T4 estimate of the whole fit (``t4_epoch_seconds`` of both phases x epochs)."""
+        return (self.t4_epoch_seconds("train") + self.t4_epoch_seconds("evaluate")) * self.epochs
 
 
 Counts = Callable[[str, str], int]
@@ -174,29 +226,32 @@ def document_images(dataset: str, split: str) -> int:
 def _plan_01(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n, test = images("mnist", "train"), images("mnist", "test")
     train = int(n * (1 - P.validation_share))
-    return [Fit("cnn", "mnist_cnn", 28, train, P.epochs, n - train),
-            Fit("oversized", "mnist_cnn", 28, P.overfit_train_images, P.overfit_epochs, test)]
+    return [Fit("cnn", "mnist_cnn", 28, train, P.epochs, n - train, batch=P.batch_size),
+            Fit("oversized", "mnist_cnn", 28, P.overfit_train_images, P.overfit_epochs, test,
+                batch=P.batch_size)]
 
 
 def _plan_02(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n, test = images("mnist", "train"), images("mnist", "test")
-    return [Fit(f"augmentation {name}", "mnist_cnn", 28, n, P.epochs, test)
+    return [Fit(f"augmentation {name}", "mnist_cnn", 28, n, P.epochs, test, batch=P.batch_size)
             for name in ("none", "sensible", "harmful")]
 
 
 def _plan_03(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n, test = images("caltech256_horse_zebra", "train"), images("caltech256_horse_zebra", "test")
-    return [Fit("fine-tuning", "VGG16", P.img_size, n, P.epochs, test),
-            Fit("scratch", "VGG16", P.img_size, n, P.epochs, test),
-            Fit("exercise", "VGG16", P.img_size, n, P.exercise_epochs, test)]
+    fed = {"batch": P.batch_size, "feed": "generator"}
+    return [Fit("fine-tuning", "VGG16", P.img_size, n, P.epochs, test, **fed),
+            Fit("scratch", "VGG16", P.img_size, n, P.epochs, test, **fed),
+            Fit("exercise", "VGG16", P.img_size, n, P.exercise_epochs, test, **fed)]
 
 
 def _plan_04(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n, val = 2 * P.train_per_class, 2 * P.val_per_class
-    return [Fit("level1", "small_convnet", P.img_size, n, P.level1_epochs, val),
-            Fit("bottleneck features", "VGG16", P.img_size, 0, 1, n + val, trains=False),
-            Fit("level3_fine_tuned", "VGG16", P.img_size, n, P.level3_epochs, val),
-            Fit("random_top", "VGG16", P.img_size, n, P.level3_epochs, val)]
+    fed = {"batch": P.batch_size, "feed": "generator"}
+    return [Fit("level1", "small_convnet", P.img_size, n, P.level1_epochs, val, **fed),
+            Fit("bottleneck features", "VGG16", P.img_size, 0, 1, n + val, False, **fed),
+            Fit("level3_fine_tuned", "VGG16", P.img_size, n, P.level3_epochs, val, **fed),
+            Fit("random_top", "VGG16", P.img_size, n, P.level3_epochs, val, **fed)]
 
 
 def _plan_05(P: SimpleNamespace, images: Counts) -> list[Fit]:
@@ -206,12 +261,16 @@ def _plan_05(P: SimpleNamespace, images: Counts) -> list[Fit]:
         n = P.train_images or images(dataset, "train")
         val = P.validation_images or images(dataset, "validation")
         for n_tl, n_ft in ratios:
-            fits += [Fit(f"{key} tl{n_tl}", "MobileNetV2", P.image_size, n, n_tl, val, False),
-                     Fit(f"{key} tl{n_tl} ft{n_ft}", "MobileNetV2", P.image_size, n, n_ft, val)]
+            fits += [Fit(f"{key} tl{n_tl}", "MobileNetV2", P.image_size, n, n_tl, val, False,
+                         P.batch_size),
+                     Fit(f"{key} tl{n_tl} ft{n_ft}", "MobileNetV2", P.image_size, n, n_ft, val,
+                         batch=P.batch_size)]
     n_tl, n_ft = P.batchnorm_ratio
     n = P.train_images or images("cats_vs_dogs", "train")
-    return [*fits, Fit(f"batchnorm tl{n_tl}", "MobileNetV2", P.image_size, n, n_tl),
-            Fit(f"batchnorm tl{n_tl} ft{n_ft}", "MobileNetV2", P.image_size, n, n_ft)]
+    return [*fits,
+            Fit(f"batchnorm tl{n_tl}", "MobileNetV2", P.image_size, n, n_tl, batch=P.batch_size),
+            Fit(f"batchnorm tl{n_tl} ft{n_ft}", "MobileNetV2", P.image_size, n, n_ft,
+                batch=P.batch_size)]
 
 
 def _plan_06(P: SimpleNamespace, images: Counts) -> list[Fit]:
@@ -221,13 +280,15 @@ def _plan_06(P: SimpleNamespace, images: Counts) -> list[Fit]:
     v2 = min(P.c100_test_images, images("cifar100", "test"))
     fine = P.warmup_epochs + P.flat_epochs + P.cooldown_epochs
     return [
-        Fit("burn-in", P.exp1_backbone, P.exp1_image_size, n1, P.burnin_epochs, v1, False),
-        Fit("fine-tuning", P.exp1_backbone, P.exp1_image_size, n1, fine, v1),
-        *(Fit(f"member {i}", "EfficientNetB0", 32, n2, P.epochs, v2)
+        Fit("burn-in", P.exp1_backbone, P.exp1_image_size, n1, P.burnin_epochs, v1, False,
+            P.exp1_batch_size),
+        Fit("fine-tuning", P.exp1_backbone, P.exp1_image_size, n1, fine, v1,
+            batch=P.exp1_batch_size),
+        *(Fit(f"member {i}", "EfficientNetB0", 32, n2, P.epochs, v2, batch=P.batch_size)
           for i in range(1, P.num_models + 1)),
         Fit(f"upscaled to {P.upscaled_size}x{P.upscaled_size}", "EfficientNetB0",
-            P.upscaled_size, n2, P.epochs),
-        Fit("32x32, BatchNorm frozen", "EfficientNetB0", 32, n2, P.epochs),
+            P.upscaled_size, n2, P.epochs, batch=P.batch_size),
+        Fit("32x32, BatchNorm frozen", "EfficientNetB0", 32, n2, P.epochs, batch=P.batch_size),
     ]
 
 
@@ -236,9 +297,12 @@ def _plan_07(P: SimpleNamespace, images: Counts) -> list[Fit]:
     val = 2 * P.val_per_class if P.val_per_class else images(P.dataset, "validation")
     size = max(P.resolutions) if 520 not in P.resolutions else 520
     return [  # transfer learning: the frozen backbone's features once per size (one pass)
-        *(Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False) for s in P.resolutions),
-        *(Fit(f"blocks {b}", "MobileNet", size, n, P.fine_tune_epochs, val) for b in P.blocks),
-        Fit("additional images", "MobileNet", size, n, P.fine_tune_epochs, val),
+        *(Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False, P.batch_size)
+          for s in P.resolutions),
+        *(Fit(f"blocks {b}", "MobileNet", size, n, P.fine_tune_epochs, val, batch=P.batch_size)
+          for b in P.blocks),
+        Fit("additional images", "MobileNet", size, n, P.fine_tune_epochs, val,
+            batch=P.batch_size),
     ]
 
 
@@ -262,24 +326,32 @@ def minutes_allowed(mode: str) -> float | None:
 
 
 def describe(fits: Sequence[Fit], mode: str) -> str:
-    """The plan as the notebook prints it before the long work starts."""
+    """The plan as ``setup`` prints it before the long work starts, with the T4 estimate."""
     if not fits:
         return "Plan          no fits"
     total = sum(f.t4_seconds for f in fits)
     lines = [f"Plan          {len(fits)} fits, {sum(f.images * f.epochs for f in fits):,} "
              f"training images x epochs, {sum(f.flops for f in fits) / 1e12:,.1f} TFLOP; "
-             f"T4 estimate {_duration(total)} (assumed rate, helpers.budget.T4_RATE)"]
+             f"on a T4 about {duration(total)} (an estimate: helpers.budget)"]
     width = max(len(f.name) for f in fits)
-    lines += [f"              {f.name:<{width}}  {f.model} {f.size}px  {f.images:,} x "
-              f"{f.epochs} epochs  ~{_duration(f.t4_seconds)}" for f in fits]
+    lines += [f"              {f.name:<{width}}  {f.model} {f.size}px  "
+              + (f"{f.images:,} x {f.epochs} epochs" if f.images else
+                 f"one pass over {f.val_images:,} images")
+              + f", batch {f.batch}"
+              + (", the lecture's generator" if f.feed == "generator" else "")
+              + f"  T4 ~{duration(f.t4_seconds)}" for f in fits]
     allowed = minutes_allowed(mode)
     if allowed:
-        lines.append(f"Budget        {allowed:.0f} min ({mode}); the projection after each fit's "
-                     "first epoch stops the run if it cannot finish")
+        lines.append(f"Budget        {allowed:.0f} min ({mode}); each fit is measured here (a "
+                     "few steps before the long work, then its first epoch) and the run stops "
+                     "when the measured time cannot finish")
     return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: ``0.4 s``, ``12 s``, ``7 min``, ``1.5 h``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 60:
         return f"{seconds:.0f} s"
     if seconds < 3600:
@@ -288,65 +360,14 @@ def _duration(seconds: float) -> str:
 
 
 # --- callbacks --------------------------------------------------------------------------------
-
-class Projection(keras.callbacks.Callback):
-    """After the first epoch of the fit ``name``, print this device's projected time for the
-    rest of the notebook: the fit's remaining epochs at the measured speed, the fits not yet
-    started at their T4 estimate scaled by measured / estimated. The epoch is timed from the
-    end of its first batch (which includes compiling the step) and scaled up by the batches
-    it missed, so compile time does not inflate the projection. Past ``allowed_seconds``
-    (``full`` mode) it raises ``BudgetExceeded`` with what to change."""
-
-    def __init__(self, fits: Sequence[Fit], name: str, started: float,
-                 allowed_seconds: float | None, mode: str) -> None:
-        super().__init__()
-        self.fits, self.name, self.started = list(fits), name, started
-        self.allowed, self.mode = allowed_seconds, mode
-        self._epoch_start = 0.0
-        self._batch_times: list[float] = []
-        self._seen = 0
-
-    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._epoch_start = time.perf_counter()
-        self._batch_times = []
-
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if self._seen == 0:
-            self._batch_times.append(time.perf_counter())
-
-    def _epoch_seconds(self) -> float:
-        """This epoch's training time without its first batch, scaled to all its batches."""
-        times = self._batch_times
-        if len(times) < 2:
-            return time.perf_counter() - self._epoch_start
-        return (times[-1] - times[0]) * len(times) / (len(times) - 1)
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._seen += 1
-        names = [f.name for f in self.fits]
-        if self._seen != 1 or self.name not in names:
-            return
-        index = names.index(self.name)
-        fit = self.fits[index]
-        measured = self._epoch_seconds()
-        estimate = fit.t4_seconds / max(fit.epochs, 1)
-        scale = measured / estimate if estimate else 1.0
-        rest = measured * max(fit.epochs - epoch - 1, 0)
-        rest += scale * sum(f.t4_seconds for f in self.fits[index + 1:])
-        elapsed = time.time() - self.started
-        print(f"Projection    {self.name}: {measured:.1f} s per epoch here; the rest of the "
-              f"notebook ~{_duration(rest)} (elapsed {_duration(elapsed)})")
-        if self.allowed and elapsed + rest > self.allowed:
-            raise BudgetExceeded(
-                f"{self.mode} mode would take ~{_duration(elapsed + rest)} here, over its "
-                f"{_duration(self.allowed)} budget: use a faster GPU/TPU runtime, "
-                "LAB_MODE=quick, or LAB_BUDGET_MINUTES=<minutes> to allow more")
-
+# (the projection's callback is ``helpers.projection.Projection``)
 
 class DryRunStop(keras.callbacks.Callback):
     """Dry run: the fit ends after ``steps`` training batches (validation still runs once).
     It ends the whole fit, not each epoch: Keras cannot resume a ``PyDataset`` (the lecture's
     generators) in a new epoch after a batch loop broken off mid-epoch."""
+
+    async_safe = True  # it only sets a flag, which Keras reads at the end of the epoch
 
     def __init__(self, steps: int = 1) -> None:
         super().__init__()
@@ -358,7 +379,11 @@ class DryRunStop(keras.callbacks.Callback):
 
 
 class Resume(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` that says when it resumes an interrupted fit."""
+    """``keras.callbacks.BackupAndRestore`` that says when it resumes an interrupted fit. It
+    backs up once an epoch, so its batch hook does nothing and Keras may call it without
+    waiting for the device (``async_safe``)."""
+
+    async_safe = True
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         super().on_train_begin(logs)

@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import pandas as pd
 
-from helpers import budget, results, runtime
+from helpers import budget, projection, results, runtime
 from helpers import datasets as ds
 from helpers import weights as wt
 
@@ -109,6 +109,7 @@ class Config:
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     recorded: dict[str, Any] = field(default_factory=dict)
+    clock: projection.Clock | None = None
 
     @property
     def quick(self) -> bool:
@@ -182,16 +183,22 @@ class Config:
         except AttributeError:
             return []
 
+    def start_clock(self) -> projection.Clock:
+        """The budget's clock, started now (``setup`` starts it once the data and weights are
+        in place, so downloads never count against the session budget)."""
+        self.clock = projection.Clock(self.plan(), time.time(),
+                                      None if self.dry_run else _seconds(self.mode), self.mode)
+        return self.clock
+
     def callbacks(self, name: str) -> list[keras.callbacks.Callback]:
         """The callbacks every fit of the course gets, ``model.fit(..., callbacks=[*cfg.
         callbacks("name"), ...])``: ``keras.callbacks.BackupAndRestore`` (in
         ``cfg.artifacts/backup/<name>``: rerunning the cell after a disconnect continues from
-        the last finished epoch), the projection after the first epoch (``helpers.budget``),
-        and in a dry run the end of the fit after one step."""
+        the last finished epoch), the projection after the first epoch
+        (``helpers.projection``), and in a dry run the end of the fit after one step."""
         backup = self.artifacts / "backup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-        found = [budget.Resume(str(backup)),
-                 budget.Projection(self.plan(), name, self.started,
-                                   None if self.dry_run else _seconds(self.mode), self.mode)]
+        clock = self.clock or self.start_clock()
+        found = [budget.Resume(str(backup)), projection.Projection(clock, name)]
         return [*found, budget.DryRunStop()] if self.dry_run else found
 
     def banner(self) -> str:
@@ -228,6 +235,16 @@ def _seconds(mode: str) -> float | None:
     return 60 * minutes if minutes else None
 
 
+def probe_wanted(mode: str, dry_run: bool) -> bool:
+    """Whether ``setup`` times each distinct fit before the long work: in full and paper mode,
+    not in quick mode nor a dry run (their fits are seconds); ``LAB_PROBE=0`` or ``1``
+    overrides."""
+    env = os.environ.get("LAB_PROBE", "").strip().lower()
+    if env:
+        return env in ("1", "true", "yes")
+    return mode != "quick" and not dry_run
+
+
 def _resolve(entries: Iterable[str], params: SimpleNamespace) -> list[str]:
     """Entries naming a parameter become that parameter's value in this mode."""
     return [getattr(params, entry, entry) for entry in entries]
@@ -253,8 +270,11 @@ def setup(
     raises ``DataUnavailable`` with the URL(s) and the cache path to place the file by hand (a
     dry run, ``LAB_DRYRUN=1``, takes the stand-ins and random weights, and says so).
 
-    Also sets the Keras dtype policy (``precision_policy``: mixed precision on a GPU/TPU) and
-    prints the plan of the notebook's fits (``helpers.budget``).
+    Also sets the Keras dtype policy (``precision_policy``: mixed precision on a GPU/TPU),
+    prints the plan of the notebook's fits (``helpers.budget``) and, in full and paper mode,
+    times a few steps of each distinct fit on this device (``helpers.projection.probe``): a
+    run whose measured time cannot finish within the budget stops here, before the long work,
+    with ``BudgetExceeded``. The budget's clock starts after the downloads.
     """
     backend = runtime.select_backend()
     platforms = runtime.device_platforms()
@@ -285,5 +305,9 @@ def setup(
     for name in _resolve(weights, chosen):
         cfg.weights[name] = wt.prepare(name, mode, random=dry_run)
     print(cfg.banner())
-    print(budget.describe(cfg.plan(), mode))
+    clock = cfg.start_clock()
+    print(budget.describe(clock.fits, mode))
+    if clock.fits and probe_wanted(mode, dry_run):
+        print(projection.probe(clock, cfg.distribution.scope))
+        print(f"Projection    {clock.check()}")
     return cfg

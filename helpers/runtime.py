@@ -10,8 +10,10 @@ functions that need it, so ``select_backend`` can set ``KERAS_BACKEND`` before K
   ``CI`` is set.
 * ``LAB_DRYRUN=1``: run ``full`` or ``paper`` at its real shapes (image sizes, models,
   pipelines) but one step per fit, on stand-ins with random weights, recording nothing.
-* ``LAB_DRIVE``: on Colab with Google Drive mounted, outputs go to Drive (``storage_root``);
-  ``LAB_DRIVE=0`` keeps them on the session's disk.
+* ``LAB_DRIVE``: on Colab with Google Drive mounted, outputs (``storage_root``) and downloaded
+  archives (``downloads_dir``) go to Drive; ``LAB_DRIVE=0`` keeps them on the session's disk.
+* ``LAB_PROBE``: ``0`` or ``1`` to skip or force timing each fit before the long work
+  (``config.probe_wanted``; by default in full and paper mode).
 * ``LAB_BACKEND`` (or plain ``KERAS_BACKEND``): ``tensorflow`` or ``jax``. Unset, TensorFlow
   where it is installed (Colab's GPU runtime, laptops), JAX where it is not (Colab's TPU runtime).
 """
@@ -79,6 +81,18 @@ def drive_folder() -> Path | None:
     mount = Path(os.environ.get("LAB_DRIVE_MOUNT", DRIVE_MOUNT))
     my_drive = mount / "MyDrive"
     return my_drive / DRIVE_FOLDER if my_drive.is_dir() else None
+
+
+def downloads_dir() -> Path:
+    """Where downloaded archives live: ``downloads/`` in ``LAB_CACHE`` when it is set; else, with
+    Google Drive mounted, in the course's folder on Drive, so a new Colab session unpacks them
+    again instead of downloading them (Caltech-256 is 1.2 GB); else ``data/cache/downloads``.
+    The unpacked sets stay in ``cache_dir()`` on the session's disk: Drive is slow to read
+    thousands of small files."""
+    if os.environ.get("LAB_CACHE"):
+        return cache_dir() / "downloads"
+    drive = drive_folder()
+    return drive / "downloads" if drive else cache_dir() / "downloads"
 
 
 def storage_root() -> Path:

@@ -49,7 +49,7 @@ from helpers.datasets.folder import (
     skipped_text,
 )
 from helpers.datasets.manifest import MANIFEST, Manifest
-from helpers.runtime import cache_dir
+from helpers.runtime import cache_dir, downloads_dir
 
 __all__ = [
     "DataUnavailable",
@@ -229,7 +229,7 @@ def _folder(name: str, kind: str) -> Path:
 
 def download_path(remote: Remote) -> Path:
     """Where a downloaded file lives, and where a student may place it by hand."""
-    return cache_dir() / "downloads" / remote.filename
+    return downloads_dir() / remote.filename
 
 
 def _complete(folder: Path) -> bool:
