@@ -119,8 +119,11 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
 @functools.cache
 def model_cost(model: str, size: int) -> tuple[int, bool]:
     """(forward FLOPs per image, depthwise-separable?) of ``model`` at ``size`` x ``size``:
-    a backbone of ``BACKBONES`` without its top, or ``"mnist_cnn"`` / ``"small_convnet"``.
-    Cached on disk per Keras version (building B5 takes seconds)."""
+    a backbone of ``BACKBONES`` without its top, ``"mnist_cnn"`` / ``"small_convnet"``, or
+    ``"dense_head"`` (a two-class layer on ``size`` features: its steps cost more than its
+    arithmetic). Cached on disk per Keras version (building B5 takes seconds)."""
+    if model == "dense_head":  # a classifier on ``size`` features (04's level 2, 07's softmax)
+        return 2 * size * 2, False
     path = runtime.cache_dir() / "flops.json"
     key = f"{model}@{size}/keras-{keras.__version__}"
     known = json.loads(path.read_text()) if path.exists() else {}
@@ -248,8 +251,10 @@ def _plan_03(P: SimpleNamespace, images: Counts) -> list[Fit]:
 def _plan_04(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n, val = 2 * P.train_per_class, 2 * P.val_per_class
     fed = {"batch": P.batch_size, "feed": "generator"}
+    features = 512 * (P.img_size // 32) ** 2  # VGG16's last feature maps, flattened
     return [Fit("level1", "small_convnet", P.img_size, n, P.level1_epochs, val, **fed),
             Fit("bottleneck features", "VGG16", P.img_size, 0, 1, n + val, False, **fed),
+            Fit("level2", "dense_head", features, n, P.level2_epochs, val, batch=P.batch_size),
             Fit("level3_fine_tuned", "VGG16", P.img_size, n, P.level3_epochs, val, **fed),
             Fit("random_top", "VGG16", P.img_size, n, P.level3_epochs, val, **fed)]
 
@@ -296,9 +301,13 @@ def _plan_07(P: SimpleNamespace, images: Counts) -> list[Fit]:
     n = 3 * (P.train_per_class * 2 if P.train_per_class else images(P.dataset, "train"))
     val = 2 * P.val_per_class if P.val_per_class else images(P.dataset, "validation")
     size = max(P.resolutions) if 520 not in P.resolutions else 520
-    return [  # transfer learning: the frozen backbone's features once per size (one pass)
-        *(Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False, P.batch_size)
-          for s in P.resolutions),
+    fits = []
+    for s in P.resolutions:  # transfer learning: the frozen backbone's features once per size,
+        fits += [Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False, P.batch_size),
+                 Fit(f"transfer {s}", "dense_head", 1024, n, P.transfer_epochs, val,  # then
+                     batch=P.batch_size)]  # the softmax layer on them, for all the epochs
+    return [
+        *fits,
         *(Fit(f"blocks {b}", "MobileNet", size, n, P.fine_tune_epochs, val, batch=P.batch_size)
           for b in P.blocks),
         Fit("additional images", "MobileNet", size, n, P.fine_tune_epochs, val,

@@ -54,13 +54,18 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
     ensemble members) at 2, runs a sweep's grid (a list of more than two) at its first and
     last entry (the smallest and largest size, the fewest and most blocks) and at any entry
     another parameter names (05's ``batchnorm_ratio``), and takes a dataset's small stand-in
-    (``<name>_small``) where there is one; returns what it changed."""
+    (``<name>_small``) where there is one; returns what it changed. With ``full_data()`` it
+    keeps the image counts and datasets (``benchmarks/host_memory.py``)."""
     if accelerator != "CPU":
         return []
     cap = int(os.environ.get("LAB_DRYRUN_BATCH", DRYRUN_BATCH))
+    every_image = full_data()
     changed = []
     for name, value in vars(params).items():
         new = value
+        if every_image and (name.endswith(("_images", "_per_class")) or (
+                isinstance(value, str) and f"{value}_small" in ds.names())):
+            continue  # the memory benchmark: the data path at its full size
         if name.endswith("batch_size"):
             new = min(value, cap)
         elif name.endswith("samples") and isinstance(value, int):
@@ -82,6 +87,13 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
             setattr(params, name, new)
             changed.append(f"{name} {value} -> {new}")
     return changed
+
+
+def full_data() -> bool:
+    """``LAB_DRYRUN_DATA=full``: a dry run on a CPU keeps every image count and the full-size
+    datasets (it still caps batches, epochs and grids), so its peak host memory is that of the
+    full-mode data path (``benchmarks/host_memory.py``)."""
+    return os.environ.get("LAB_DRYRUN_DATA", "").strip().lower() == "full"
 
 
 def precision_policy(accelerator: str) -> str:

@@ -164,8 +164,11 @@ def table(rows: Sequence[Row]) -> str:
 
 def probe_model(fit: Fit) -> keras.Model:
     """A model that costs what ``fit``'s does per step: its backbone with random weights and a
-    two-class head (frozen backbone when ``fit.trains`` is False), compiled."""
-    if fit.model in ("mnist_cnn", "small_convnet"):
+    two-class head (frozen backbone when ``fit.trains`` is False), or the head alone for a
+    ``dense_head`` fit on features, compiled."""
+    if fit.model == "dense_head":
+        model = keras.Sequential([keras.Input((fit.size,)), keras.layers.Dense(2, dtype="float32")])
+    elif fit.model in ("mnist_cnn", "small_convnet"):
         channels = 1 if fit.model == "mnist_cnn" else 3
         filters, dense = ((32, 64), 128) if fit.model == "mnist_cnn" else ((32, 32, 64), 64)
         model = small_convnet(fit.size, channels, filters, dense)
@@ -195,9 +198,8 @@ def probe_fit(fit: Fit, steps: int = PROBE_STEPS) -> Steps:
     """Time ``fit``'s training and evaluation steps on this device (``probe_model``, random
     images of its shape); the first step of each phase, less a steady step, is compiling."""
     model = probe_model(fit)
-    channels = model.inputs[0].shape[-1]
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (fit.batch, fit.size, fit.size, channels)).astype("float32")
+    x = rng.integers(0, 256, (fit.batch, *model.inputs[0].shape[1:])).astype("float32")
     y = rng.integers(0, 2, fit.batch)
     train = evaluate = None
     compiling = 0.0

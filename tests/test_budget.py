@@ -253,3 +253,25 @@ def test_a_dry_run_fit_ends_after_one_step() -> None:
                                 validation_data=(np.zeros((8, 4)), np.zeros(8)),
                                 callbacks=[Count(), budget.DryRunStop()], verbose=0)
     assert history.epoch == [0] and steps == [0] and "val_loss" in history.history
+
+
+def test_the_memory_benchmarks_dry_run_keeps_every_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    block = {"batch_size": (8, 128, 128), "train_images": (64, 50_000, 50_000),
+             "train_per_class": (40, None, None),
+             "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
+             "fine_tune_epochs": (2, 20, 60)}
+    monkeypatch.setenv("LAB_DRYRUN_DATA", "full")
+    full = config.pick_params(block, "full")
+    changed = config._dry_run_sized(full, "CPU")
+    assert (full.train_images, full.train_per_class, full.dataset) == (50_000, None,
+                                                                         "motor_cores")
+    assert (full.batch_size, full.fine_tune_epochs) == (config.DRYRUN_BATCH, 2)  # still capped
+    assert len(changed) == 2
+
+
+def test_a_classifier_on_features_costs_its_steps(lab_env: Path) -> None:
+    """07's softmax layer on 1,024 pooled features for 200 epochs: its arithmetic is nothing,
+    its 79 steps an epoch are not."""
+    head = budget.Fit("transfer 224", "dense_head", 1024, 2508, 200, 264, batch=32)
+    assert head.flops == 2 * 1024 * 2 * (3 * 2508 + 264) * 200
+    assert head.t4_seconds == pytest.approx((79 + 9) * 200 * budget.T4_STEP_SECONDS, rel=0.01)

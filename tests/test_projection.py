@@ -29,7 +29,7 @@ class _SlowBatches(keras.utils.PyDataset):
     lecture's generator decoding and augmenting JPEGs in one Python thread."""
 
     def __init__(self, n: int, batch: int, seconds: float) -> None:
-        super().__init__()
+        super().__init__(max_queue_size=1)  # no batches queued up while the step compiles
         self.n, self.batch, self.seconds = n, batch, seconds
 
     def __len__(self) -> int:
@@ -63,7 +63,7 @@ def test_a_host_bound_first_epoch_no_longer_stops_a_notebook_that_fits(
     assert level1.measured and level1.source == "its first epoch"
     ratio = level1.epoch_seconds / fits[0].t4_epoch_seconds("train")
     old_projection = ratio * fits[1].t4_seconds  # what the ratio would have projected
-    assert ratio > 5 and old_projection > 1800  # the old projection stopped here
+    assert ratio > 3 and old_projection > 1800  # the old projection stopped here
     rate = clock.rates[("generator", "train")]
     assert rate == pytest.approx(16 / clock.steps[fits[0].key].train)
     assert not level3.measured
@@ -169,3 +169,9 @@ def test_the_probe_runs_in_full_and_paper_mode(mode: str, dry: bool, env: str, w
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAB_PROBE", env)
     assert config.probe_wanted(mode, dry) is wanted
+
+
+def test_the_probe_times_a_classifier_on_features(lab_env: Path) -> None:
+    fit = Fit("transfer 224", "dense_head", 1024, 64, 200, 16, batch=8)
+    steps = projection.probe_fit(fit, steps=2)
+    assert steps.train > 0 and steps.evaluate > 0
