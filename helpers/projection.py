@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from helpers.budget import BACKBONES, BudgetExceeded, Fit, duration, small_convnet
+from helpers.datasets.download import one_line
 
 PROBE_STEPS = 3
 """Timed steps per phase of each distinct fit, after the first (compiling) step."""
@@ -93,7 +94,9 @@ class Clock:
                 continue
             step = getattr(steps, phase) if steps else None
             rate = self.rates.get((fit.feed, phase))
-            fed = images / rate if rate else 0.0
+            # a fit's own epoch already includes its pipeline; the probe's steps do not
+            pipeline_apart = step is None or steps.source == "probe"
+            fed = images / rate if rate and pipeline_apart else 0.0
             if step is None:
                 measured = False
                 here = fit.t4_epoch_seconds(phase)
@@ -221,19 +224,24 @@ def probe(clock: Clock, scope: Callable[[], AbstractContextManager[Any]] = conte
     distinct: dict[tuple[Any, ...], Fit] = {}
     for fit in clock.fits:
         distinct.setdefault(fit.key, fit)
-    compiling = 0.0
+    compiling, failed = 0.0, []
     for fit in tqdm(list(distinct.values()), desc="Timing each distinct fit on this device",
                     unit="fit"):
-        with scope():
-            measured = probe_fit(fit, steps)
-        keras.backend.clear_session()  # free the probe's model before the next one
-        gc.collect()
+        try:
+            with scope():
+                measured = probe_fit(fit, steps)
+        except Exception as err:  # out of device memory, say: the fit itself will tell
+            failed.append(f"{fit.name} ({type(err).__name__}: {one_line(str(err))[:120]})")
+            continue
+        finally:
+            keras.backend.clear_session()  # free the probe's model before the next one
+            gc.collect()
         clock.record(fit, measured)
         compiling += measured.compile
-    rows = clock.rows()
-    return (f"Measured      {len(distinct)} distinct fit(s), {steps} steps each after the "
-            f"first; compiling took {duration(compiling)} (not in the times below)\n"
-            + table(rows))
+    lines = [f"Measured      {len(distinct) - len(failed)} distinct fit(s), {steps} steps each "
+             f"after the first; compiling took {duration(compiling)} (not in the times below)"]
+    lines += [f"Not timed     {why}" for why in failed]
+    return "\n".join([*lines, table(clock.rows())])
 
 
 # --- the callback -----------------------------------------------------------------------------

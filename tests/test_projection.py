@@ -175,3 +175,17 @@ def test_the_probe_times_a_classifier_on_features(lab_env: Path) -> None:
     fit = Fit("transfer 224", "dense_head", 1024, 64, 200, 16, batch=8)
     steps = projection.probe_fit(fit, steps=2)
     assert steps.train > 0 and steps.evaluate > 0
+
+
+def test_a_fit_the_probe_cannot_time_is_said_and_keeps_its_estimate(
+        lab_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fits = [Fit("too big", "mnist_cnn", 28, 64, 3, batch=8)]
+    clock = projection.Clock(fits, time.time(), allowed_seconds=60.0, mode="full")
+
+    def out_of_memory(fit: Fit, steps: int) -> projection.Steps:
+        raise MemoryError("RESOURCE_EXHAUSTED: out of memory\nwhile allocating")
+
+    monkeypatch.setattr(projection, "probe_fit", out_of_memory)
+    text = projection.probe(clock)
+    assert "Not timed     too big (MemoryError: RESOURCE_EXHAUSTED: out of memory while" in text
+    assert not clock.rows()[0].measured
