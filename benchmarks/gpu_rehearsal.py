@@ -68,7 +68,6 @@ def measure(fit: budget.Fit, steps: int) -> dict[str, float | None]:
     per_epoch, _, _ = clock.epoch_seconds(fit)
     images = fit.images + fit.val_images
     peak = peak_memory_mb()
-    keras.backend.clear_session()
     gc.collect()
     return {"epoch": per_epoch, "rate": images / per_epoch if per_epoch else None,
             "compile": timed.compile, "peak": peak, "wall": wall}

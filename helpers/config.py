@@ -321,5 +321,6 @@ def setup(
     print(budget.describe(clock.fits, mode))
     if clock.fits and probe_wanted(mode, dry_run):
         print(projection.probe(clock, cfg.distribution.scope))
+        runtime.seed_everything(seed, deterministic)  # the probe's models drew random numbers
         print(f"Projection    {clock.check()}")
     return cfg

@@ -233,9 +233,8 @@ def probe(clock: Clock, scope: Callable[[], AbstractContextManager[Any]] = conte
         except Exception as err:  # out of device memory, say: the fit itself will tell
             failed.append(f"{fit.name} ({type(err).__name__}: {one_line(str(err))[:120]})")
             continue
-        finally:
-            keras.backend.clear_session()  # free the probe's model before the next one
-            gc.collect()
+        finally:  # free the probe's model; not clear_session, which would also reset the
+            gc.collect()  # run's dtype policy, distribution and seed
         clock.record(fit, measured)
         compiling += measured.compile
     lines = [f"Measured      {len(distinct) - len(failed)} distinct fit(s), {steps} steps each "

@@ -189,3 +189,16 @@ def test_a_fit_the_probe_cannot_time_is_said_and_keeps_its_estimate(
     text = projection.probe(clock)
     assert "Not timed     too big (MemoryError: RESOURCE_EXHAUSTED: out of memory while" in text
     assert not clock.rows()[0].measured
+
+
+def test_the_probe_leaves_the_runs_precision_and_seed_alone(lab_env: Path) -> None:
+    """The probe builds models of its own; the run's mixed-precision policy (set by setup)
+    must survive it: keras.backend.clear_session() would reset it to float32."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        clock = projection.Clock([Fit("head", "dense_head", 16, 32, 1, 8, batch=8)], 0.0,
+                                 None, "full")
+        projection.probe(clock, steps=1)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
