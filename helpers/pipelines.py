@@ -53,19 +53,26 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False
     """Training or evaluation batches of in-memory arrays, ``transform`` applied per batch (for
     example resizing uint8 images on the fly, so the float copies never all sit in memory).
 
-    On TensorFlow the shuffle permutes indices, not images: the whole set is reshuffled each
-    epoch while the buffer holds integers, not a second copy of the images (07's augmented
-    640-pixel cores are gigabytes)."""
+    On TensorFlow the shuffle permutes indices, not images, and each batch is gathered from the
+    NumPy array itself: the whole set is reshuffled each epoch while neither the shuffle buffer
+    nor a ``tf.constant`` holds a second copy of the images (``tf.constant`` of 07's 640-pixel
+    cores, gigabytes, would add twice their size to the host's memory; tests/test_pipelines.py
+    measures it)."""
     if keras.backend.backend() != "tensorflow":
         return ArrayBatches(x, y, batch_size, shuffle, seed, transform)
     import tensorflow as tf
 
-    images, labels = tf.constant(x), tf.constant(y)
+    def gather(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        images, labels = tf.numpy_function(lambda r: (x[r], y[r]), [rows],
+                                           (tf.as_dtype(x.dtype), tf.as_dtype(y.dtype)),
+                                           stateful=False)
+        return (tf.cast(tf.ensure_shape(images, (None, *x.shape[1:])), tf.float32),
+                tf.ensure_shape(labels, (None, *y.shape[1:])))
+
     data = tf.data.Dataset.range(len(x))
     if shuffle:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(
-        lambda rows: (tf.cast(tf.gather(images, rows), tf.float32), tf.gather(labels, rows)))
+    data = data.batch(batch_size).map(gather)
     if transform is not None:
         data = data.map(lambda a, b: (transform(a), b), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)

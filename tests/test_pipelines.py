@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 from PIL import Image
@@ -70,3 +74,34 @@ def test_tensorflow_only_cells(capsys) -> None:
     else:
         assert ran is None
         assert "Skipped: this cell needs TensorFlow (tf.data)" in capsys.readouterr().out
+
+
+_HOST_MEMORY = """
+import numpy as np
+from helpers import pipelines
+
+def peak_growth(n):
+    x = np.full((n, 128, 128, 3), 7, np.uint8)
+    open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) from here on
+    rss = lambda key: next(int(line.split()[1]) for line in open("/proc/self/status")
+                           if line.startswith(key))
+    before = rss("VmRSS")
+    for _ in pipelines.batches(x, np.zeros(n, "int32"), 64, shuffle=True,
+                               transform=lambda b: b / 255.0):
+        pass
+    return (rss("VmHWM") - before) * 1024, x.nbytes
+
+small, big = peak_growth(2_048), peak_growth(10_240)  # 96 MiB, then 480 MiB of images
+print(small[0], big[0], big[1] - small[1])
+"""
+
+
+def test_batches_add_no_copy_of_the_array_to_host_memory() -> None:
+    """Peak host memory (RSS) during an epoch does not grow with the array: batches are
+    gathered from it (a ``tf.constant`` copy added twice the array's size). The first run
+    pays the runtime's own start-up (threads, buffers), so the second is compared with it."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", _HOST_MEMORY], env=env, check=True,
+                         capture_output=True, text=True, timeout=120).stdout.split()
+    small, big, more_images = map(int, out[-3:])
+    assert big - small < 0.5 * more_images, (small, big, more_images)
