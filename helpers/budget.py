@@ -376,7 +376,9 @@ class DryRunStop(keras.callbacks.Callback):
     It ends the whole fit, not each epoch: Keras cannot resume a ``PyDataset`` (the lecture's
     generators) in a new epoch after a batch loop broken off mid-epoch."""
 
-    async_safe = True  # it only sets a flag, which Keras reads at the end of the epoch
+    # not async_safe: Keras reads stop_training right after each batch's callbacks; dispatched
+    # to a thread, the flag arrives steps late (on JAX those steps then meet donated buffers)
+    async_safe = False
 
     def __init__(self, steps: int = 1) -> None:
         super().__init__()

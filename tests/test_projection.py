@@ -153,12 +153,13 @@ def test_the_probe_model_freezes_a_frozen_backbone(lab_env: Path) -> None:
 def test_the_fit_callbacks_let_keras_dispatch_batches_asynchronously(
         tmp_path: Path, lab_env: Path) -> None:
     clock = projection.Clock([], 0.0, None, "full")
-    callbacks = [budget.Resume(str(tmp_path / "backup")), projection.Projection(clock, "x"),
-                 budget.DryRunStop()]
+    callbacks = [budget.Resume(str(tmp_path / "backup")), projection.Projection(clock, "x")]
     assert all(c.async_safe for c in callbacks)
     listed = keras.callbacks.CallbackList(callbacks, model=_tiny_model())
     if keras.src.backend.IS_THREAD_SAFE:
         assert listed._async_train and listed._async_test
+    # a dry run's stop must reach Keras after the first batch, not some batches later
+    assert not budget.DryRunStop().async_safe
 
 
 @pytest.mark.parametrize(("mode", "dry", "env", "wanted"),
