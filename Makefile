@@ -2,8 +2,9 @@
 #   make run    execute every notebook in quick mode into build/ and print the summary
 #   make test   on TensorFlow (.venv): unit tests + every notebook under nbval in quick mode;
 #               on JAX in an environment without TensorFlow (.venv-jax): the unit tests that
-#               compute with Keras + every notebook's dry run (full mode at its real shapes, one
-#               step per fit, LAB_DRYRUN)
+#               compute with Keras + every notebook's rehearsal (the dry run, LAB_DRYRUN: full
+#               mode at its real shapes, one step per fit, on tests/rehearsal.py's files in the
+#               real layouts, so the notebooks' real-data and ImageNet branches run)
 #   make dryrun the dry run of every notebook on TensorFlow
 #   make lab    JupyterLab on notebooks/
 #   make lint   ruff over helpers, tests, benchmarks and notebooks
@@ -55,18 +56,21 @@ test-tensorflow: $(STAMP)
 		$(call pytest_run,$(PY),tests notebooks)
 
 # The JAX half runs the unit tests that compute with Keras (not those marked backend_agnostic in
-# tests/conftest.py) and the dry run instead of the quick notebooks: every cell still runs on
-# JAX, and the full-mode paths (sizes, grids, memory) are checked once, within CI's time.
+# tests/conftest.py) and the rehearsal instead of the quick notebooks: every cell still runs on
+# JAX, the full-mode paths (sizes, grids, memory) are checked once, within CI's time, and so are
+# the branches taken with the real data and ImageNet weights (the quick notebooks on TensorFlow
+# take the stand-ins and random weights).
 test-jax: $(STAMP_JAX)
 	@$(PY_JAX) -c "import importlib.util, sys; \
 		sys.exit('TensorFlow is installed in $(VENV_JAX): the JAX run must not have it' \
 		if importlib.util.find_spec('tensorflow') else 0)"
-	rm -rf build/test-jax build/dryrun-jax
+	rm -rf build/test-jax build/dryrun-jax build/rehearsal-jax
 	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
 		LAB_BUILD=$(CURDIR)/build/test-jax LAB_RESULTS=$(CURDIR)/build/test-jax/results \
 		$(call pytest_run,$(PY_JAX),-m "not backend_agnostic" tests)
+	KERAS_BACKEND=jax LAB_BACKEND=jax $(PY_JAX) -m tests.rehearsal $(CURDIR)/build/rehearsal-jax
 	KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
-		$(call dry_run,$(PY_JAX),dryrun-jax)
+		$(call rehearsal,$(PY_JAX),dryrun-jax,rehearsal-jax)
 
 # Full mode's real image sizes, models and grids, one step per fit, stand-ins and random weights,
 # nothing recorded: a wrong shape, a missing scope or a memory blow-up fails here, not on Colab.
@@ -77,6 +81,18 @@ test-jax: $(STAMP_JAX)
 JAX_TEST_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
 define dry_run
 	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/$(2) \
+		LAB_RESULTS=$(CURDIR)/build/$(2)/results $(call pytest_run,$(1),notebooks)
+endef
+
+# The rehearsal: the dry run on real-kind data and imagenet-kind weights: small archives in each
+# dataset's published layout and random weight files in Keras's, built into build/$(3) by
+# `python -m tests.rehearsal` beforehand, downloaded from there (LAB_DATA_MIRROR, so downloads
+# stay on: no LAB_OFFLINE) and verified by their own digests (LAB_REHEARSAL); its cache and
+# Keras home stay inside build/$(3).
+define rehearsal
+	LAB_REHEARSAL=$(CURDIR)/build/$(3) LAB_DATA_MIRROR=$(CURDIR)/build/$(3)/mirror \
+		LAB_CACHE=$(CURDIR)/build/$(3)/cache KERAS_HOME=$(CURDIR)/build/$(3)/keras \
+		LAB_DRYRUN=1 LAB_MODE=full LAB_BUILD=$(CURDIR)/build/$(2) \
 		LAB_RESULTS=$(CURDIR)/build/$(2)/results $(call pytest_run,$(1),notebooks)
 endef
 

@@ -23,6 +23,7 @@ import pandas as pd
 from helpers import budget, projection, results, runtime
 from helpers import datasets as ds
 from helpers import weights as wt
+from helpers.datasets.download import rehearsal
 
 Params = Mapping[str, tuple[Any, Any, Any]]
 """A notebook's parameter block: ``{name: (quick, full, paper)}``."""
@@ -33,6 +34,8 @@ batch that fits a CI machine's memory (EfficientNetB5 at 456 px in a batch of 12
 
 
 DRY_RUN_NOTE = "  DRY RUN: one step per fit, nothing recorded"
+REHEARSAL_NOTE = ("REHEARSAL     {}: the real data and ImageNet weights below are its small "
+                  "archives and random weights (tests/rehearsal.py), checked by its checksums.json")
 
 
 def pick_params(params: Params, mode: str) -> SimpleNamespace:
@@ -220,6 +223,7 @@ class Config:
             f"Mode          {self.mode}{DRY_RUN_NOTE if self.dry_run else ''}"
             "   (LAB_MODE=quick|full|paper before starting the kernel: quick is minutes on a "
             "CPU, full one Colab session on a T4, paper the document's exact setting)",
+            *([REHEARSAL_NOTE.format(folder)] if (folder := rehearsal()) else []),
             f"Backend       Keras {version['keras']} on {self.backend} {version[self.backend]}",
             f"Device        {self.accelerator}, {self.distribution.name}"
             f" ({self.distribution.replicas} replica(s)), {self.precision}",
@@ -299,6 +303,10 @@ def setup(
     if dry_run and (changed := _dry_run_sized(chosen, accelerator)):
         notes.append(f"dry run on a CPU, to fit its memory and time: {'; '.join(changed)}")
     policy = precision_policy(accelerator)
+    split = runtime.distribution(accelerator, platforms)
+    if backend == "jax" and split.replicas > 1:
+        notes.append(f"{split.name}: an epoch's last batch that {split.replicas} devices do "
+                     "not divide runs whole on every device, so every image counts once")
     keras.mixed_precision.set_global_policy(policy)
     cfg = Config(
         notebook=notebook,
@@ -306,16 +314,17 @@ def setup(
         seed=seed,
         backend=backend,
         accelerator=accelerator,
-        distribution=runtime.distribution(accelerator, platforms),
+        distribution=split,
         params=chosen,
         precision=policy,
         dry_run=dry_run,
         notes=notes,
     )
+    stand_ins = dry_run and not rehearsal()  # a rehearsal takes its real-kind files instead
     for name in _resolve(datasets, chosen):
-        cfg.data[name] = ds.prepare(name, mode, standin=dry_run)
+        cfg.data[name] = ds.prepare(name, mode, standin=stand_ins)
     for name in _resolve(weights, chosen):
-        cfg.weights[name] = wt.prepare(name, mode, random=dry_run)
+        cfg.weights[name] = wt.prepare(name, mode, random=stand_ins)
     print(cfg.banner())
     clock = cfg.start_clock()
     print(budget.describe(clock.fits, mode))

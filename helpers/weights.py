@@ -13,7 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.datasets.download import DataUnavailable, Remote, download, in_full_mode
+from helpers.datasets.download import (
+    DataUnavailable,
+    Remote,
+    download,
+    expected_checksum,
+    in_full_mode,
+)
 from helpers.runtime import offline
 
 _KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -33,6 +39,10 @@ BACKBONES: dict[str, Remote] = {
     "MobileNetV2_160": Remote(
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",
         (_KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",),
+    ),
+    "MobileNetV2_224": Remote(  # 04's exercise 04.1 (at 150 px Keras loads the 224 file)
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        (_KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",),
     ),
     "MobileNet_224": Remote(
         "mobilenet_1_0_224_tf_no_top.h5",
@@ -54,7 +64,8 @@ BACKBONES: dict[str, Remote] = {
 @dataclass(frozen=True)
 class PreparedWeights:
     """A backbone's weights for this run: ``kind`` is ``"imagenet"`` or ``"random"``;
-    ``keras_weights`` is what the notebook passes as ``weights=``; ``reason`` (short) and
+    ``keras_weights`` is what the notebook passes as ``weights=`` (in a rehearsal, a file's path
+    where Keras would check the published hash, see ``prepare``); ``reason`` (short) and
     ``detail`` (the download error) say why the weights are random."""
 
     name: str
@@ -103,4 +114,7 @@ def prepare(name: str, mode: str, random: bool = False) -> PreparedWeights:
             raise in_full_mode(err, "randomly initialised weights") from None
         reason = "offline" if offline() else "download failed"
         return PreparedWeights(name, "random", None, reason=reason, detail=str(err))
-    return PreparedWeights(name, "imagenet", "imagenet", path)
+    # keras.applications checks VGG16's and EfficientNet's files against the published hash
+    # itself (and would download the real file): a rehearsal's random file goes by its path.
+    rehearsed = remote.checksum and expected_checksum(remote) != remote.checksum
+    return PreparedWeights(name, "imagenet", str(path) if rehearsed else "imagenet", path)

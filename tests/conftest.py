@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
-import io
-import tarfile
 import threading
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from helpers.datasets.download import Remote
 
@@ -25,7 +20,7 @@ BACKEND_AGNOSTIC = {
     "test_cli", "test_datasets", "test_datasets_caltech", "test_datasets_cats_vs_dogs",
     "test_datasets_cifar", "test_datasets_faults", "test_datasets_flowers", "test_datasets_motor",
     "test_download", "test_evaluation", "test_exercises", "test_experiments", "test_folder",
-    "test_grading", "test_notebooks", "test_plots", "test_readme", "test_runner",
+    "test_grading", "test_notebooks", "test_plots", "test_readme", "test_rehearsal", "test_runner",
     "test_student_versions", "test_synth_animals", "test_synth_motor", "test_synth_photos",
     "test_training", "test_verdicts",
 }
@@ -131,30 +126,6 @@ def file_server(tmp_path: Path) -> Iterator[FileServer]:
 def dead_url(name: str) -> str:
     """A URL on 127.0.0.1 where nothing listens (port 9 is 'discard', closed here)."""
     return f"http://127.0.0.1:9/{name}"
-
-
-def jpeg_bytes(seed: int) -> bytes:
-    """A small random colour JPEG, different per seed."""
-    pixels = np.random.default_rng(seed).integers(0, 255, (16, 20, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="JPEG")
-    return buf.getvalue()
-
-
-def tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    """Add ``data`` to an open tar as member ``name``."""
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-
-
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    """A zip holding ``files`` (member name -> bytes)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def replace_remote(monkeypatch: pytest.MonkeyPatch, name: str, remote: Remote) -> None:

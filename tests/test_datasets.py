@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 
 import numpy as np
 import pytest
@@ -13,19 +12,7 @@ import pytest
 from helpers import datasets
 from helpers.datasets import DataUnavailable, Remote, mnist
 from tests.conftest import dead_url
-
-
-def fake_mnist_npz() -> bytes:
-    rng = np.random.default_rng(0)
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        x_train=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
-        y_train=rng.integers(0, 10, 60, dtype=np.uint8),
-        x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-        y_test=rng.integers(0, 10, 10, dtype=np.uint8),
-    )
-    return buf.getvalue()
+from tests.rehearsal import mnist_npz
 
 
 def point_mnist_at(monkeypatch, *urls: str, checksum: str | None = None) -> None:
@@ -71,7 +58,7 @@ def test_full_mode_never_substitutes(lab_env, monkeypatch) -> None:
 
 
 def test_real_loader_downloads_checks_and_arranges(lab_env, monkeypatch, file_server) -> None:
-    data = fake_mnist_npz()
+    data = mnist_npz(60, 10)
     (file_server.root / "mnist.npz").write_bytes(data)
     point_mnist_at(
         monkeypatch,
@@ -91,7 +78,7 @@ def test_real_loader_downloads_checks_and_arranges(lab_env, monkeypatch, file_se
 
 
 def test_file_placed_by_hand_is_used_offline(lab_env, monkeypatch) -> None:
-    data = fake_mnist_npz()
+    data = mnist_npz(60, 10)
     point_mnist_at(
         monkeypatch, dead_url("mnist.npz"), checksum="sha256:" + hashlib.sha256(data).hexdigest()
     )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import tarfile
 from pathlib import Path
 
 import pytest
 
 import helpers.datasets
 from helpers.datasets import DataUnavailable, Remote, fetch, prepare, scan_image_folder
-from helpers.datasets.caltech256_horse_zebra import FILENAME, PER_SPLIT, SPLITS
-from tests.conftest import jpeg_bytes, tar_add
+from helpers.datasets.caltech256_horse_zebra import FILENAME, PER_SPLIT, SPLITS, TOP
+from tests.rehearsal import caltech_members, jpeg_bytes, tar_file
 
 NAME = "caltech256_horse_zebra"
 
@@ -20,12 +19,10 @@ NAME = "caltech256_horse_zebra"
 def _archive(path: Path, horses: int = 45, zebras: int = 42) -> str:
     """A tar like 256_ObjectCategories.tar: two wanted categories (one horse file corrupt), one
     other category. Returns its md5 checksum string."""
-    with tarfile.open(path, "w") as tar:
-        for folder, prefix, n in (("105.horse", "105", horses), ("250.zebra", "250", zebras)):
-            for i in range(1, n + 1):
-                tar_add(tar, f"256_ObjectCategories/{folder}/{prefix}_{i:04d}.jpg", jpeg_bytes(i))
-        tar_add(tar, "256_ObjectCategories/105.horse/105_0999.jpg", b"\xff\xd8 not really a jpeg")
-        tar_add(tar, "256_ObjectCategories/001.ak47/001_0001.jpg", jpeg_bytes(0))
+    members = caltech_members({"105.horse": horses, "250.zebra": zebras})
+    members[f"{TOP}/105.horse/105_0999.jpg"] = b"\xff\xd8 not really a jpeg"
+    members[f"{TOP}/001.ak47/001_0001.jpg"] = jpeg_bytes(0)
+    tar_file(path, members)
     return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
 
 

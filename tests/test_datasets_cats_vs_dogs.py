@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,9 @@ from PIL import Image
 
 import helpers.datasets
 from helpers.datasets import Remote, prepare, scan_image_folder
-from helpers.datasets.cats_vs_dogs import CLASSES, FILENAME, LAYOUT, REMOTE, SPLITS
-from tests.conftest import dead_url, jpeg_bytes, replace_remote
+from helpers.datasets.cats_vs_dogs import CLASSES, FILENAME, LAYOUT, REMOTE, SPLITS, TOP
+from tests.conftest import dead_url, replace_remote
+from tests.rehearsal import cats_dogs_members, jpeg_bytes, zip_bytes
 
 NAME = "cats_vs_dogs"
 
@@ -24,16 +24,9 @@ def remote(*urls: str) -> Remote:
 def _archive(path: Path) -> None:
     """``cats_and_dogs_filtered/{train,validation}/{cats,dogs}/cat.N.jpg``: 3 images per folder,
     plus one truncated JPEG in train/dogs and the archive's stray non-image file."""
-    with zipfile.ZipFile(path, "w") as zf:
-        n = 0
-        for split in SPLITS:
-            for cls in CLASSES:
-                for _ in range(3):
-                    name = f"cats_and_dogs_filtered/{split}/{cls}/{cls[:-1]}.{n}.jpg"
-                    zf.writestr(name, jpeg_bytes(n))
-                    n += 1
-        zf.writestr("cats_and_dogs_filtered/train/dogs/dog.999.jpg", jpeg_bytes(999)[:200])
-        zf.writestr("cats_and_dogs_filtered/vectorize.py", b"print('not an image')\n")
+    members = cats_dogs_members(3)
+    members[f"{TOP}/train/dogs/dog.999.jpg"] = jpeg_bytes(999)[:200]
+    path.write_bytes(zip_bytes(members))
 
 
 def test_real_loader_arranges_layout_and_skips_corrupt(

@@ -4,9 +4,6 @@ python-pickle layout served on 127.0.0.1, and the stand-in's shapes, dtypes and 
 from __future__ import annotations
 
 import dataclasses
-import io
-import pickle
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -15,29 +12,7 @@ import pytest
 import helpers.datasets
 from helpers.datasets import DataUnavailable, Remote, prepare
 from helpers.datasets.cifar import CIFAR10_CLASSES, CIFAR100_CLASSES
-
-
-def _pickled(obj: dict) -> bytes:
-    """A batch as the CIFAR python version stores it: a dict with bytes keys.
-
-    The real files are Python 2 pickles whose array buffers are ``str``, read back as ``bytes``;
-    protocol 3 stores ``bytes`` natively, so the unpickler sees the same NumPy globals only.
-    """
-    return pickle.dumps({k.encode(): v for k, v in obj.items()}, protocol=3)
-
-
-def _batch(n: int, n_classes: int, rng: np.random.Generator, label_key: str) -> tuple:
-    chw = rng.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
-    labels = [int(v) for v in rng.integers(0, n_classes, size=n)]
-    return chw, {"data": chw.reshape(n, 3072), label_key: labels, "batch_label": b"x"}
-
-
-def _tar(path: Path, members: dict[str, bytes]) -> None:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+from tests.rehearsal import cifar_batch, cifar_pickle, tar_file
 
 
 def _serve(monkeypatch, file_server, name: str, fname: str) -> None:
@@ -52,15 +27,15 @@ def test_cifar10_real_loader_converts_the_pickle_batches(lab_env, file_server, m
     rng = np.random.default_rng(0)
     members, train_chw, train_labels = {}, [], []
     for i in range(1, 6):
-        chw, d = _batch(4, 10, rng, "labels")
+        chw, d = cifar_batch(4, 10, rng, "labels")
         train_chw.append(chw)
         train_labels += d["labels"]
-        members[f"cifar-10-batches-py/data_batch_{i}"] = _pickled(d)
-    test_chw, test = _batch(3, 10, rng, "labels")
-    members["cifar-10-batches-py/test_batch"] = _pickled(test)
+        members[f"cifar-10-batches-py/data_batch_{i}"] = cifar_pickle(d)
+    test_chw, test = cifar_batch(3, 10, rng, "labels")
+    members["cifar-10-batches-py/test_batch"] = cifar_pickle(test)
     names = [n.encode() for n in CIFAR10_CLASSES]
-    members["cifar-10-batches-py/batches.meta"] = _pickled({"label_names": names})
-    _tar(file_server.root / "cifar-10-python.tar.gz", members)
+    members["cifar-10-batches-py/batches.meta"] = cifar_pickle({"label_names": names})
+    tar_file(file_server.root / "cifar-10-python.tar.gz", members, "w:gz")
     _serve(monkeypatch, file_server, "cifar10", "cifar-10-python.tar.gz")
 
     prepared = prepare("cifar10", "full")
@@ -80,17 +55,18 @@ def test_cifar10_real_loader_converts_the_pickle_batches(lab_env, file_server, m
 
 def test_cifar100_real_loader_uses_fine_labels_and_names(lab_env, file_server, monkeypatch):
     rng = np.random.default_rng(1)
-    train_chw, train = _batch(6, 100, rng, "fine_labels")
+    train_chw, train = cifar_batch(6, 100, rng, "fine_labels")
     train["coarse_labels"] = [0] * 6
-    _, test = _batch(2, 100, rng, "fine_labels")
+    _, test = cifar_batch(2, 100, rng, "fine_labels")
     meta = {"fine_label_names": [n.encode() for n in CIFAR100_CLASSES], "coarse_label_names": []}
-    _tar(
+    tar_file(
         file_server.root / "cifar-100-python.tar.gz",
         {
-            "cifar-100-python/train": _pickled(train),
-            "cifar-100-python/test": _pickled(test),
-            "cifar-100-python/meta": _pickled(meta),
+            "cifar-100-python/train": cifar_pickle(train),
+            "cifar-100-python/test": cifar_pickle(test),
+            "cifar-100-python/meta": cifar_pickle(meta),
         },
+        "w:gz",
     )
     _serve(monkeypatch, file_server, "cifar100", "cifar-100-python.tar.gz")
 
@@ -109,24 +85,23 @@ def test_cifar100_real_loader_uses_fine_labels_and_names(lab_env, file_server, m
 def _cifar100(folder: Path, train: dict, protocol: int = 3) -> None:
     """A cifar-100-python.tar.gz whose train batch is ``train`` pickled with ``protocol``."""
     rng = np.random.default_rng(2)
-    _, test = _batch(2, 100, rng, "fine_labels")
+    _, test = cifar_batch(2, 100, rng, "fine_labels")
     meta = {"fine_label_names": [n.encode() for n in CIFAR100_CLASSES]}
-    _tar(
+    tar_file(
         folder / "cifar-100-python.tar.gz",
         {
-            "cifar-100-python/train": pickle.dumps(
-                {k.encode(): v for k, v in train.items()}, protocol=protocol
-            ),
-            "cifar-100-python/test": _pickled(test),
-            "cifar-100-python/meta": _pickled(meta),
+            "cifar-100-python/train": cifar_pickle(train, protocol),
+            "cifar-100-python/test": cifar_pickle(test),
+            "cifar-100-python/meta": cifar_pickle(meta),
         },
+        "w:gz",
     )
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 5])
 def test_numpy_integer_labels_load(lab_env, file_server, monkeypatch, protocol):
     rng = np.random.default_rng(3)
-    _, train = _batch(5, 100, rng, "fine_labels")
+    _, train = cifar_batch(5, 100, rng, "fine_labels")
     train["fine_labels"] = [np.int64(v) for v in train["fine_labels"]]
     _cifar100(file_server.root, train, protocol)
     _serve(monkeypatch, file_server, "cifar100", "cifar-100-python.tar.gz")

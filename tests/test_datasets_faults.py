@@ -17,7 +17,8 @@ from helpers import __main__ as cli
 from helpers import datasets
 from helpers.datasets import DataUnavailable, Remote, mnist
 from helpers.datasets.cats_vs_dogs import FILENAME, LAYOUT
-from tests.conftest import dead_url, jpeg_bytes, replace_remote, zip_bytes
+from tests.conftest import dead_url, replace_remote
+from tests.rehearsal import jpeg_bytes, zip_bytes
 
 NAME = "cats_vs_dogs"
 PER_FOLDER = 3

@@ -13,7 +13,7 @@ import helpers.datasets
 from helpers.datasets import Remote, prepare, scan_image_folder
 from helpers.datasets.download import file_digest
 from helpers.datasets.flowers_roses_tulips import CLASSES, FILENAME, SPLITS
-from tests.conftest import jpeg_bytes, tar_add
+from tests.rehearsal import flower_members, jpeg_bytes, tar_file
 
 NAME = "flowers_roses_tulips"
 COUNTS = {"roses": 10, "tulips": 15, "daisy": 4}
@@ -22,14 +22,9 @@ COUNTS = {"roses": 10, "tulips": 15, "daisy": 4}
 def _archive(path: Path) -> None:
     """``flower_photos/<class>/<n>.jpg`` for roses, tulips and daisy, LICENSE.txt at the top,
     plus one truncated JPEG among the tulips."""
-    with tarfile.open(path, "w:gz") as tar:
-        n = 0
-        for cls, count in COUNTS.items():
-            for _ in range(count):
-                tar_add(tar, f"flower_photos/{cls}/{1000 + n}_photo.jpg", jpeg_bytes(n))
-                n += 1
-        tar_add(tar, "flower_photos/tulips/999_broken.jpg", jpeg_bytes(999)[:150])
-        tar_add(tar, "flower_photos/LICENSE.txt", b"CC-BY photos\n")
+    members = flower_members(COUNTS)
+    members["flower_photos/tulips/999_broken.jpg"] = jpeg_bytes(999)[:150]
+    tar_file(path, members, "w:gz")
 
 
 def _serve(file_server, monkeypatch, checksum: str | None) -> None:

@@ -19,7 +19,8 @@ from helpers.datasets.download import (
     download,
     extract,
 )
-from tests.conftest import dead_url, tar_add, zip_bytes
+from tests.conftest import dead_url
+from tests.rehearsal import tar_add, zip_bytes
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, several read chunks
 SHA = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()

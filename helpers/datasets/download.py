@@ -8,11 +8,15 @@ A download that fails verification is deleted before it becomes the file; a file
 place that fails is moved aside to ``<file>.bad``. Either way the next mirror or the next run
 starts clean, and a missing file fails with one line naming the URL(s), why each failed, and
 the path where the file can be placed by hand.
+
+A rehearsal (``LAB_REHEARSAL``, ``rehearsal()``) verifies the files it built by their own
+digests instead, so that the real code paths run on them in CI.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -34,6 +38,7 @@ from helpers.runtime import offline
 CHUNK = 1 << 16
 RESUME_ATTEMPTS = 3
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+REHEARSAL_DIGESTS = "checksums.json"  # in the LAB_REHEARSAL folder: file name -> algo:hexdigest
 # The first bytes of a web page saved under a data file's name (an error or sign-in page).
 WEB_PAGE_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<error")
 ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error)
@@ -97,6 +102,37 @@ def candidate_urls(remote: Remote) -> list[str]:
     return own + list(remote.urls)
 
 
+def rehearsal() -> Path | None:
+    """``LAB_REHEARSAL``: the folder ``python -m tests.rehearsal`` built (random weights and
+    small archives in the published layouts, and ``checksums.json``, their digests), or None.
+
+    Its files pass for the real ones, so a run using them must be a dry run (it records
+    nothing) and must keep its cache and Keras home (``LAB_CACHE``, ``KERAS_HOME``) inside the
+    folder: none of them ever reaches a real run's cache."""
+    env = os.environ.get("LAB_REHEARSAL", "").strip()
+    if not env:
+        return None
+    folder = Path(env).expanduser().resolve()
+    if os.environ.get("LAB_DRYRUN", "").strip().lower() not in ("1", "true", "yes"):
+        raise RuntimeError(f"LAB_REHEARSAL={folder} needs LAB_DRYRUN=1: its files are random")
+    for var in ("LAB_CACHE", "KERAS_HOME"):
+        value = os.environ.get(var, "").strip()
+        if not value or folder not in Path(value).expanduser().resolve().parents:
+            raise RuntimeError(f"LAB_REHEARSAL={folder} needs {var} inside that folder, so "
+                               "that its files never reach a real run's cache")
+    return folder
+
+
+def expected_checksum(remote: Remote) -> str | None:
+    """The ``algo:hexdigest`` ``check_file`` verifies ``remote``'s file against: the published
+    one, or in a rehearsal the rehearsal's own digest of the file it built."""
+    folder = rehearsal()
+    if folder is None:
+        return remote.checksum
+    digests = json.loads((folder / REHEARSAL_DIGESTS).read_text())
+    return digests.get(remote.filename, remote.checksum)
+
+
 def file_digest(path: Path, algo: str) -> str:
     digest = hashlib.new(algo)
     with open(path, "rb") as fh:
@@ -113,10 +149,11 @@ def _web_page(path: Path) -> bool:
 
 def check_file(path: Path, remote: Remote) -> Problem | None:
     """Why ``path`` is not a good copy of ``remote``, or ``None``: its checksum where one is
-    published, else its structure (module docstring)."""
+    published (``expected_checksum``), else its structure (module docstring)."""
     page = " (it is a web page: an error or sign-in page saved under the file's name)"
-    if remote.checksum:
-        algo, _, expected = remote.checksum.partition(":")
+    checksum = expected_checksum(remote)
+    if checksum:
+        algo, _, expected = checksum.partition(":")
         found = file_digest(path, algo)
         if found == expected.lower():
             return None
