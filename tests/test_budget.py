@@ -103,7 +103,7 @@ class Kill(keras.callbacks.Callback):
 
 
 model.fit(np.ones((32, 4)), np.zeros(32), epochs=5, verbose=0,
-          callbacks=[budget.Resume(sys.argv[1]), Kill()])
+          callbacks=[budget.Resume(sys.argv[1], every_seconds=0), Kill()])
 """
 
 
@@ -115,10 +115,35 @@ def test_a_killed_fit_resumes_at_the_next_epoch(tmp_path: Path,
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]
     model = _tiny_model()
     history = model.fit(np.ones((32, 4)), np.zeros(32), epochs=5, verbose=0,
-                        callbacks=[budget.Resume(str(backup))])
+                        callbacks=[budget.Resume(str(backup), every_seconds=0)])
     assert history.epoch == [2, 3, 4]  # epochs 3-5: the two finished ones are not redone
     assert "continues at epoch 3" in capsys.readouterr().out
     assert not backup.exists() or not any(backup.iterdir()), "a finished fit removes its backup"
+
+
+def test_short_epochs_are_backed_up_once_the_interval_has_passed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(budget.time, "monotonic", lambda: now[0])
+    saved: list[int] = []
+
+    class Clocked(budget.Resume):
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            now[0] += 25.0  # every epoch takes 25 s
+            super().on_epoch_end(epoch, logs)
+
+        def _save_model(self) -> None:
+            saved.append(self._current_epoch)
+            super()._save_model()
+
+    model = _tiny_model()
+    model.fit(np.ones((8, 4)), np.zeros(8), epochs=7, verbose=0,
+              callbacks=[Clocked(str(tmp_path / "backup"), every_seconds=60)])
+    assert saved == [3, 6]  # 75 s after the start, then 75 s after that backup
+    saved.clear()
+    model.fit(np.ones((8, 4)), np.zeros(8), epochs=3, verbose=0,
+              callbacks=[Clocked(str(tmp_path / "backup"), every_seconds=0)])
+    assert saved == [1, 2, 3]
 
 
 def test_outputs_go_to_drive_when_it_is_mounted(tmp_path: Path,
