@@ -5,9 +5,17 @@ installed, JAX where it is not; ``LAB_BACKEND`` overrides). Notebooks then start
 ``cfg = helpers.setup("01_mnist_cnn", params=..., datasets=[...])`` (docs/architecture.md).
 """
 
-from helpers import runtime
+import sys
 
-runtime.select_backend()
+from helpers import runtime, settings
+
+try:
+    runtime.select_backend()
+except (runtime.BackendError, settings.SettingError) as err:
+    if sys.argv[:1] == ["-m"]:  # ``python -m helpers ...`` is importing its package: one line
+        print(f"python -m helpers: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    raise
 runtime.mend_backend()
 
 from helpers import magics  # noqa: E402  (after the backend is chosen)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers import datasets, grading, results, runner, runtime, weights
+from helpers import datasets, grading, results, runner, runtime, settings, weights
 from helpers.datasets import DatasetError, DataUnavailable
 from helpers.datasets.download import candidate_urls
 
@@ -91,6 +91,17 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a ``LAB_*`` value it cannot use, or a folder it cannot write, ends it
+    with one line and exit status 2."""
+    try:
+        settings.check_all()
+        return _command(argv)
+    except (settings.SettingError, runtime.BackendError, runtime.NotWritable) as err:
+        print(f"python -m helpers: {err}", file=sys.stderr)
+        return 2
+
+
+def _command(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("datasets", help="list datasets and weights, their sources and cache status")

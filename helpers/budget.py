@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -23,7 +21,7 @@ from typing import Any
 
 import keras
 
-from helpers import runtime
+from helpers import runtime, settings
 
 SESSION_MINUTES = {"full": 90.0}
 """Each mode's time budget per notebook (``LAB_BUDGET_MINUTES`` overrides): ``full`` must finish
@@ -125,7 +123,7 @@ def model_cost(model: str, size: int) -> tuple[int, bool]:
     arithmetic). Cached on disk per Keras version (building B5 takes seconds)."""
     if model == "dense_head":  # a classifier on ``size`` features (04's level 2, 07's softmax)
         return 2 * size * 2, False
-    path = runtime.cache_dir() / "flops.json"
+    path = runtime.own_cache_dir() / "flops.json"
     key = f"{model}@{size}/keras-{keras.__version__}"
     known = json.loads(path.read_text()) if path.exists() else {}
     if key not in known:
@@ -331,8 +329,7 @@ def plan(notebook: str, params: SimpleNamespace, images: Counts = document_image
 
 
 def minutes_allowed(mode: str) -> float | None:
-    env = os.environ.get("LAB_BUDGET_MINUTES")
-    return float(env) if env else SESSION_MINUTES.get(mode)
+    return settings.number("LAB_BUDGET_MINUTES") or SESSION_MINUTES.get(mode)
 
 
 def describe(fits: Sequence[Fit], mode: str) -> str:
@@ -370,7 +367,8 @@ def duration(seconds: float) -> str:
 
 
 # --- callbacks --------------------------------------------------------------------------------
-# (the projection's callback is ``helpers.projection.Projection``)
+# (the projection's callback is ``helpers.projection.Projection``, the backup's
+# ``helpers.backup.Resume``)
 
 class DryRunStop(keras.callbacks.Callback):
     """Dry run: the fit ends after ``steps`` training batches (validation still runs once).
@@ -388,39 +386,3 @@ class DryRunStop(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         if batch + 1 >= self.steps:
             self.model.stop_training = True
-
-
-BACKUP_EVERY_SECONDS = 60.0
-"""How much training an interrupted fit may lose: ``Resume`` backs up at the end of the first
-epoch that ends this long after its last backup (or the fit's start). A long epoch (full mode
-on a T4) is backed up every epoch; quick mode's epochs of a few seconds are not each written
-to disk (01's 8.3M-parameter CNN wrote about 100 MB every epoch)."""
-
-
-class Resume(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` that says when it resumes an interrupted fit and
-    backs up at an epoch's end once ``every_seconds`` have passed since its last backup
-    (``BACKUP_EVERY_SECONDS``; 0: every epoch). Its batch hook does nothing, so Keras may call
-    it without waiting for the device (``async_safe``)."""
-
-    async_safe = True
-
-    def __init__(self, backup_dir: str, every_seconds: float = BACKUP_EVERY_SECONDS) -> None:
-        super().__init__(backup_dir)
-        self.every_seconds = every_seconds
-        self._last_backup = 0.0
-
-    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        super().on_train_begin(logs)
-        self._last_backup = time.monotonic()
-        epoch = getattr(self.model, "_initial_epoch", None)
-        if epoch:
-            print(f"Resuming from the backup in {self.backup_dir}: the fit continues at epoch "
-                  f"{epoch + 1} (epochs before it are not in this history)")
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._current_epoch = epoch + 1
-        self._last_batch_seen = 0
-        if time.monotonic() - self._last_backup >= self.every_seconds:
-            self._save_model()
-            self._last_backup = time.monotonic()

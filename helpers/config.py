@@ -8,7 +8,6 @@ prints the banner. ``cfg`` then carries the run: ``cfg.params``, ``cfg.data[name
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -20,9 +19,10 @@ from typing import Any
 import keras
 import pandas as pd
 
-from helpers import budget, projection, results, runtime
+from helpers import budget, projection, results, runtime, settings
 from helpers import datasets as ds
 from helpers import weights as wt
+from helpers.backup import Resume
 from helpers.datasets.download import rehearsal
 
 Params = Mapping[str, tuple[Any, Any, Any]]
@@ -61,7 +61,7 @@ def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
     keeps the image counts and datasets (``benchmarks/host_memory.py``)."""
     if accelerator != "CPU":
         return []
-    cap = int(os.environ.get("LAB_DRYRUN_BATCH", DRYRUN_BATCH))
+    cap = int(settings.number("LAB_DRYRUN_BATCH") or DRYRUN_BATCH)
     every_image = full_data()
     changed = []
     for name, value in vars(params).items():
@@ -96,14 +96,14 @@ def full_data() -> bool:
     """``LAB_DRYRUN_DATA=full``: a dry run on a CPU keeps every image count and the full-size
     datasets (it still caps batches, epochs and grids), so its peak host memory is that of the
     full-mode data path (``benchmarks/host_memory.py``)."""
-    return os.environ.get("LAB_DRYRUN_DATA", "").strip().lower() == "full"
+    return settings.choice("LAB_DRYRUN_DATA") == "full"
 
 
 def precision_policy(accelerator: str) -> str:
     """``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a TPU, else ``float32``;
     ``LAB_PRECISION`` overrides (e.g. ``float32`` to compare)."""
     default = {"GPU": "mixed_float16", "TPU": "mixed_bfloat16"}.get(accelerator, "float32")
-    return os.environ.get("LAB_PRECISION", default)
+    return settings.choice("LAB_PRECISION") or default
 
 
 @dataclass
@@ -213,7 +213,7 @@ class Config:
         (``helpers.projection``), and in a dry run the end of the fit after one step."""
         backup = self.artifacts / "backup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
         clock = self.clock or self.start_clock()
-        found = [budget.Resume(str(backup)), projection.Projection(clock, name)]
+        found = [Resume(str(backup)), projection.Projection(clock, name)]
         return [*found, budget.DryRunStop()] if self.dry_run else found
 
     def banner(self) -> str:
@@ -255,10 +255,8 @@ def probe_wanted(mode: str, dry_run: bool) -> bool:
     """Whether ``setup`` times each distinct fit before the long work: in full and paper mode,
     not in quick mode nor a dry run (their fits are seconds); ``LAB_PROBE=0`` or ``1``
     overrides."""
-    env = os.environ.get("LAB_PROBE", "").strip().lower()
-    if env:
-        return env in ("1", "true", "yes")
-    return mode != "quick" and not dry_run
+    wanted = settings.flag("LAB_PROBE")
+    return (mode != "quick" and not dry_run) if wanted is None else wanted
 
 
 def _resolve(entries: Iterable[str], params: SimpleNamespace) -> list[str]:
@@ -295,6 +293,7 @@ def setup(
     backend = runtime.select_backend()
     platforms = runtime.device_platforms()
     accelerator = runtime.accelerator(platforms)
+    settings.check_all()  # a wrong LAB_* value stops the run here, in one line
     mode = runtime.resolve_mode(accelerator)
     runtime.seed_everything(seed, deterministic)
     chosen = pick_params(params or {}, mode)

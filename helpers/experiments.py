@@ -3,7 +3,9 @@ block studies).
 
 A run's row is written only once the run has finished, as one complete line, so a sweep cut off
 midway loses only the run in progress: the rerun drops a torn or malformed last row, skips every
-finished run, redoes the cut one and carries on. Nothing finished is lost or duplicated.
+finished run, redoes the cut one and carries on. Nothing finished is lost or duplicated. One
+process at a time runs a sweep (``<file>.lock``, ``helpers.backup.held``): a second one started
+meanwhile stops at once with ``helpers.backup.InUse``, naming the holder's pid.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
+
+from helpers.backup import held
 
 SECONDS = "seconds"
 
@@ -123,6 +127,19 @@ def sweep(
     keys = list(grid[0])
     if any(list(config) != keys for config in grid):
         raise ValueError(f"every grid entry must have the keys {keys}")
+    with held(Path(f"{path}.lock"), f"the sweep {path}"):
+        rows = _run_missing(path, grid, keys, run, description)
+    return pd.DataFrame([rows[_run_key(c, keys)] for c in grid])
+
+
+def _run_missing(
+    path: Path,
+    grid: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    run: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    description: str,
+) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Every row of ``path``, by run key, after running the grid's configs it has none for."""
     rows = {_run_key(r, keys): r for r in read_rows(path)}
     todo = [c for c in grid if _run_key(c, keys) not in rows]
     if len(todo) < len(grid):
@@ -142,4 +159,4 @@ def sweep(
             raise ValueError(f"run returned keys {sorted(missing)} not in the sweep's columns")
         _append(path, row, columns)
         rows[_run_key(config, keys)] = {k: _decode(_encode(v)) for k, v in row.items()}
-    return pd.DataFrame([rows[_run_key(c, keys)] for c in grid])
+    return rows

@@ -5,6 +5,12 @@ A notebook records through ``cfg.record(**metrics)`` (``helpers.config``), which
 as structured fields (data and weights kinds, backend, versions, ...). ``report()`` sets each
 measured number beside the document's. Measured numbers only ever come from a run; the
 documents' numbers live here once, in ``DOCUMENT`` (docs/architecture.md, "Results").
+
+A run is complete once it has recorded its notebook's ``HEADLINE`` metric (every notebook
+records it in its last ``cfg.record`` call; a test checks this). Until then its records go to
+``<notebook>.partial.json``, so a run stopped between two calls never replaces an earlier
+complete record; the report says so. Files are written to a unique temporary name in the same
+folder and moved into place, so concurrent runs never see half a file.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import runtime
+from helpers import runtime, settings
 
 NOTEBOOKS = {
     "01_mnist_cnn": "MNIST CNN (LECTURE)",
@@ -111,11 +118,14 @@ DOCUMENT: dict[tuple[str, str], DocumentNumber] = {
 }
 
 
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message names it and says what to do."""
+
+
 def results_dir() -> Path:
     """``LAB_RESULTS``, default ``results/`` under ``runtime.storage_root()`` (the project, or
     the course folder on Google Drive when it is mounted on Colab)."""
-    env = os.environ.get("LAB_RESULTS")
-    return Path(env).expanduser().resolve() if env else runtime.storage_root() / "results"
+    return settings.path("LAB_RESULTS") or runtime.storage_root() / "results"
 
 
 def _plain(value: Any) -> Any:
@@ -148,15 +158,38 @@ def _git_commit() -> str:
     return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
 
 
+def result_path(notebook: str, mode: str, partial: bool = False) -> Path:
+    """``results/<mode>/<notebook>.json``, or the ``.partial.json`` of an unfinished run."""
+    return results_dir() / mode / f"{notebook}{'.partial' if partial else ''}.json"
+
+
+def _write(path: Path, payload: Mapping[str, Any]) -> None:
+    """``payload`` as JSON at ``path``: written to a unique temporary file in the same folder,
+    then moved into place (``os.replace``), so readers and other writers never see half."""
+    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0o600 would hide results from a shared course folder
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def record(
     notebook: str, mode: str, metrics: Mapping[str, Any], provenance: Mapping[str, Any]
 ) -> pd.DataFrame:
     """Write ``results/<mode>/<notebook>.json`` with ``metrics`` and ``provenance`` (plus the
-    git commit and the date); return the measured-vs-document table."""
+    git commit and the date); return the measured-vs-document table. Without the notebook's
+    headline metric the run is not complete yet: it goes to ``<notebook>.partial.json`` and
+    the earlier complete record stays."""
     if notebook not in NOTEBOOKS:
         raise ValueError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
-    path = results_dir() / mode / f"{notebook}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    complete = lookup(metrics, HEADLINE[notebook]) is not None
+    path = result_path(notebook, mode, partial=not complete)
     payload = {
         "metrics": _plain(metrics),
         "provenance": _plain(
@@ -167,16 +200,38 @@ def record(
             }
         ),
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    print(f"recorded {len(metrics)} metric(s) to {path}")
+    _write(path, payload)
+    line = f"recorded {len(metrics)} metric(s) to {path}"
+    if complete:
+        result_path(notebook, mode, partial=True).unlink(missing_ok=True)
+    else:
+        line += (f"; {result_path(notebook, mode).name} is replaced once "
+                 f"{HEADLINE[notebook]} is recorded")
+    print(line)
     return pd.DataFrame(comparison(notebook, payload["metrics"]))
 
 
+def _redo(notebook: str) -> str:
+    return f"rerun {notebook} to record it again, or delete the file"
+
+
 def load(notebook: str, mode: str) -> dict[str, Any] | None:
-    path = results_dir() / mode / f"{notebook}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    """The last complete run's record, ``None`` if there is none; a file that cannot be read
+    is a ``ResultsError`` that names it and says what to do."""
+    path = result_path(notebook, mode)
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        what = "empty" if not err.doc.strip() else f"truncated or not JSON ({err})"
+        raise ResultsError(f"{path} is {what}; {_redo(notebook)}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path} cannot be read ({err}); {_redo(notebook)}") from None
+    if not (isinstance(saved, dict) and isinstance(saved.get("metrics"), dict)
+            and isinstance(saved.get("provenance"), dict)):
+        raise ResultsError(f"{path} holds no metrics and provenance; {_redo(notebook)}")
+    return saved
 
 
 def lookup(metrics: Mapping[str, Any], dotted: str) -> Any:
@@ -225,34 +280,60 @@ def source_kinds(sources: Mapping[str, Mapping[str, Any]], empty: str) -> str:
     return "; ".join(f"{name}: {entry['kind']}" for name, entry in sources.items()) or empty
 
 
+# The provenance fields each row of the report shows.
+REPORTED = ("data", "weights", "date", "device", "backend", "git_commit")
+
+
+def _rows(notebook: str, mode: str) -> list[str]:
+    """The report's rows for one notebook and mode: its headline and document numbers."""
+    saved = load(notebook, mode)
+    if saved is None:
+        return []
+    metrics, prov = saved["metrics"], saved["provenance"]
+    missing = [name for name in REPORTED if name not in prov]
+    if missing:
+        raise ResultsError(f"{result_path(notebook, mode)} lacks provenance "
+                           f"{', '.join(missing)}; {_redo(notebook)}")
+    return [
+        f"| {notebook} | {mode} | {row['metric']} | {_fmt(row['measured'])} | "
+        f"{_fmt(row['document'])} | {row['source']} | "
+        f"{source_kinds(prov['data'], 'none')} | "
+        f"{source_kinds(prov['weights'], 'none')} | "
+        f"{prov['date'][:10]}, {prov['device']}, {prov['backend']}, "
+        f"{prov['git_commit']} |"
+        for row in comparison(notebook, metrics)
+        if row["document"] is not None or row["metric"] == HEADLINE[notebook]
+    ]
+
+
+def _unfinished(notebook: str, mode: str) -> str | None:
+    """The line for a run that stopped before recording its headline metric, if any."""
+    partial = result_path(notebook, mode, partial=True)
+    if not partial.exists():
+        return None
+    shown = ("the table shows the earlier complete run" if result_path(notebook, mode).exists()
+             else "no complete run is recorded")
+    return (f"{notebook} ({mode}): a run stopped before recording {HEADLINE[notebook]} "
+            f"({partial}) and {shown}; rerun {notebook} to finish it")
+
+
 def report(modes: tuple[str, ...] = runtime.MODES) -> str:
-    """Markdown table: every recorded headline and document number, measured beside document."""
+    """Markdown table: every recorded headline and document number, measured beside document;
+    below it, one line per results file that cannot be read (the rest are reported) and per
+    run that stopped before its headline metric."""
     lines = [
         "| notebook | mode | metric | measured | document | source | data | weights "
         "| measured on |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for notebook in NOTEBOOKS:
         for mode in modes:
-            saved = load(notebook, mode)
-            if saved is None:
-                continue
-            metrics, prov = saved["metrics"], saved["provenance"]
-            headline = HEADLINE[notebook]
-            rows = [
-                row
-                for row in comparison(notebook, metrics)
-                if row["document"] is not None or row["metric"] == headline
-            ]
-            for row in rows:
-                lines.append(
-                    f"| {notebook} | {mode} | {row['metric']} | {_fmt(row['measured'])} | "
-                    f"{_fmt(row['document'])} | {row['source']} | "
-                    f"{source_kinds(prov['data'], 'none')} | "
-                    f"{source_kinds(prov['weights'], 'none')} | "
-                    f"{prov['date'][:10]}, {prov['device']}, {prov['backend']}, "
-                    f"{prov['git_commit']} |"
-                )
-    if len(lines) == 2:
-        return "No results recorded yet: run `make run` (quick) or the notebooks in full mode."
-    return "\n".join(lines)
+            try:
+                lines += _rows(notebook, mode)
+            except ResultsError as err:
+                notes.append(f"not in the table: {err}")
+            notes += filter(None, [_unfinished(notebook, mode)])
+    table = "\n".join(lines) if len(lines) > 2 else (
+        "No results recorded yet: run `make run` (quick) or the notebooks in full mode.")
+    return "\n\n".join([table, "\n".join(notes)]) if notes else table

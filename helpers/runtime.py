@@ -1,6 +1,7 @@
 """Runtime facts: paths, mode, Keras backend, devices and distribution (docs/architecture.md).
 
-The bottom of the import graph: it imports nothing of the course, and Keras only inside the
+The bottom of the import graph: of the course it imports only ``helpers.settings`` (where
+every ``LAB_*`` variable is declared, standard library only), and Keras only inside the
 functions that need it, so ``select_backend`` can set ``KERAS_BACKEND`` before Keras loads.
 
 * ``LAB_MODE``: ``quick`` (small subsets, minutes on a 2-core CPU), ``full`` (the documents'
@@ -36,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from helpers import settings
+
 MODES = ("quick", "full", "paper")
 BACKENDS = ("tensorflow", "jax")
 DEFAULT_SEED = 42
@@ -45,13 +48,18 @@ class BackendError(RuntimeError):
     """The Keras backend asked for cannot be used; the message says what to do."""
 
 
+class NotWritable(RuntimeError):
+    """A folder the course must write to cannot be written; the message names the setting that
+    moves it."""
+
+
 def project_root() -> Path:
     """The course checkout (the folder holding ``notebooks/``), else the working directory.
 
     ``LAB_HOME`` overrides it. On Colab, where only the package is installed, it is the cwd.
     """
-    if env := os.environ.get("LAB_HOME"):
-        return Path(env).expanduser().resolve()
+    if home := settings.path("LAB_HOME"):
+        return home
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / "notebooks").is_dir() and (folder / "helpers").is_dir():
@@ -61,8 +69,7 @@ def project_root() -> Path:
 
 def cache_dir() -> Path:
     """Where downloads and generated stand-ins live: ``LAB_CACHE``, default ``data/cache``."""
-    env = os.environ.get("LAB_CACHE")
-    return Path(env).expanduser().resolve() if env else project_root() / "data" / "cache"
+    return settings.path("LAB_CACHE") or project_root() / "data" / "cache"
 
 
 DRIVE_MOUNT = Path("/content/drive")
@@ -76,11 +83,37 @@ def drive_folder() -> Path | None:
     A Colab VM's disk vanishes with the session; Drive survives it, so checkpoints, fit backups,
     sweep rows and results kept there outlive a disconnect.
     """
-    if os.environ.get("LAB_DRIVE", "").strip().lower() in ("0", "false", "no"):
+    if settings.flag("LAB_DRIVE") is False:
         return None
-    mount = Path(os.environ.get("LAB_DRIVE_MOUNT", DRIVE_MOUNT))
+    mount = settings.path("LAB_DRIVE_MOUNT") or DRIVE_MOUNT
     my_drive = mount / "MyDrive"
     return my_drive / DRIVE_FOLDER if my_drive.is_dir() else None
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process can create files in ``folder`` (made if missing): tried, not read
+    from its permissions, which do not bind root (Colab runs as root)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_writable(folder: Path, setting: str = "LAB_CACHE") -> Path:
+    """``folder``, made if missing, once a file can be created in it; else ``NotWritable``
+    naming ``setting``."""
+    if not writable(folder):
+        raise NotWritable(f"cannot write to {folder}: make it writable for this user, or set "
+                          f"{setting} to a folder this user can write")
+    return folder
+
+
+def own_cache_dir() -> Path:
+    """Where the course caches what it computes itself (FLOP counts): ``cache_dir()``, or, when
+    that is read-only (a classroom's shared data cache), ``cache/`` in ``build_dir()``."""
+    return cache_dir() if writable(cache_dir()) else build_dir() / "cache"
 
 
 def downloads_dir() -> Path:
@@ -89,7 +122,7 @@ def downloads_dir() -> Path:
     again instead of downloading them (Caltech-256 is 1.2 GB); else ``data/cache/downloads``.
     The unpacked sets stay in ``cache_dir()`` on the session's disk: Drive is slow to read
     thousands of small files."""
-    if os.environ.get("LAB_CACHE"):
+    if settings.path("LAB_CACHE"):
         return cache_dir() / "downloads"
     drive = drive_folder()
     return drive / "downloads" if drive else cache_dir() / "downloads"
@@ -106,13 +139,12 @@ def build_dir() -> Path:
 
     ``make test`` sets its own, so a test run and ``make run`` never share checkpoints or sweeps.
     """
-    env = os.environ.get("LAB_BUILD")
-    return Path(env).expanduser().resolve() if env else storage_root() / "build"
+    return settings.path("LAB_BUILD") or storage_root() / "build"
 
 
 def dry_run() -> bool:
     """``LAB_DRYRUN=1``: full-shape dry run (module docstring)."""
-    return os.environ.get("LAB_DRYRUN", "").strip().lower() in ("1", "true", "yes")
+    return bool(settings.flag("LAB_DRYRUN"))
 
 
 def artifacts_root(notebook: str, mode: str) -> Path:
@@ -123,7 +155,7 @@ def artifacts_root(notebook: str, mode: str) -> Path:
 
 def offline() -> bool:
     """``LAB_OFFLINE=1`` forbids every download attempt (an offline classroom, the tests)."""
-    return os.environ.get("LAB_OFFLINE", "").lower() in ("1", "true", "yes")
+    return bool(settings.flag("LAB_OFFLINE"))
 
 
 def has_tensorflow() -> bool:
@@ -137,8 +169,12 @@ def select_backend() -> str:
     Raises ``BackendError`` for an unknown backend, for TensorFlow asked where it is not
     installed, and when Keras was already imported with another backend.
     """
+    try:
+        asked = settings.choice("LAB_BACKEND")
+    except settings.SettingError as err:
+        raise BackendError(str(err)) from None
     chosen = (
-        os.environ.get("LAB_BACKEND")
+        asked
         or os.environ.get("KERAS_BACKEND")
         or ("tensorflow" if has_tensorflow() else "jax")
     ).strip().lower()
@@ -263,10 +299,8 @@ def accelerator(platforms: Sequence[str]) -> str:
 
 def resolve_mode(accel: str | None = None) -> str:
     """The mode from ``LAB_MODE``, or the default for this runtime (module docstring)."""
-    mode = os.environ.get("LAB_MODE", "").strip().lower()
+    mode = settings.choice("LAB_MODE")
     if mode:
-        if mode not in MODES:
-            raise ValueError(f"LAB_MODE must be one of {MODES}, not {mode!r}")
         if dry_run() and mode == "quick":
             raise ValueError("LAB_DRYRUN runs full or paper at their real shapes: set LAB_MODE "
                              "to full or paper, or unset LAB_DRYRUN")

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import budget, config, explain, results, runtime
+from helpers import backup, budget, config, explain, results, runtime
 
 # Multiply-adds per image at 224 x 224 as the papers give them (convolutions and dense layers):
 # MobileNet (Howard et al. 2017, Table 8): 569 M; MobileNetV2 (Sandler et al. 2018, Table 3):
@@ -89,7 +89,7 @@ import os, signal, sys
 import numpy as np
 import helpers
 import keras
-from helpers import budget
+from helpers import backup
 
 keras.utils.set_random_seed(0)
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
@@ -103,31 +103,34 @@ class Kill(keras.callbacks.Callback):
 
 
 model.fit(np.ones((32, 4)), np.zeros(32), epochs=5, verbose=0,
-          callbacks=[budget.Resume(sys.argv[1], every_seconds=0), Kill()])
+          callbacks=[backup.Resume(sys.argv[1], every_seconds=0), Kill()])
 """
 
 
 def test_a_killed_fit_resumes_at_the_next_epoch(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    backup = tmp_path / "backup"
-    killed = subprocess.run([sys.executable, "-c", _KILLED_FIT, str(backup)],
+    folder = tmp_path / "backup"
+    killed = subprocess.run([sys.executable, "-c", _KILLED_FIT, str(folder)],
                             capture_output=True, timeout=300, env={**os.environ})
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]
     model = _tiny_model()
+    ran: list[int] = []
+    counted = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ran.append(epoch))
     history = model.fit(np.ones((32, 4)), np.zeros(32), epochs=5, verbose=0,
-                        callbacks=[budget.Resume(str(backup), every_seconds=0)])
-    assert history.epoch == [2, 3, 4]  # epochs 3-5: the two finished ones are not redone
+                        callbacks=[backup.Resume(str(folder), every_seconds=0), counted])
+    assert ran == [2, 3, 4]  # epochs 3-5: the two finished ones are not redone
+    assert history.epoch == [0, 1, 2, 3, 4] and len(history.history["loss"]) == 5  # issue 23
     assert "continues at epoch 3" in capsys.readouterr().out
-    assert not backup.exists() or not any(backup.iterdir()), "a finished fit removes its backup"
+    assert not folder.exists() or not any(folder.iterdir()), "a finished fit removes its backup"
 
 
 def test_short_epochs_are_backed_up_once_the_interval_has_passed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
-    monkeypatch.setattr(budget.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(backup.time, "monotonic", lambda: now[0])
     saved: list[int] = []
 
-    class Clocked(budget.Resume):
+    class Clocked(backup.Resume):
         def on_epoch_end(self, epoch: int, logs: object = None) -> None:
             now[0] += 25.0  # every epoch takes 25 s
             super().on_epoch_end(epoch, logs)
@@ -148,8 +151,8 @@ def test_short_epochs_are_backed_up_once_the_interval_has_passed(
 
 def test_outputs_go_to_drive_when_it_is_mounted(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LAB_BUILD", raising=False)
-    monkeypatch.delenv("LAB_RESULTS", raising=False)
+    for name in ("LAB_BUILD", "LAB_RESULTS", "LAB_CACHE", "LAB_DRIVE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "project"))
     monkeypatch.setenv("LAB_DRIVE_MOUNT", str(tmp_path / "drive"))
     assert runtime.drive_folder() is None  # nothing mounted

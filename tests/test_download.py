@@ -71,6 +71,17 @@ def test_partial_file_from_an_earlier_run_is_resumed(served, tmp_path: Path) -> 
     assert served.requests == [("blob.bin", "bytes=123456-")]
 
 
+def test_a_failed_download_says_that_the_next_try_resumes(served, tmp_path: Path) -> None:
+    (tmp_path / "blob.bin.part").write_bytes(PAYLOAD[:123_456])
+    served.fail["blob.bin"] = 503
+    remote = Remote("blob.bin", (served.url("blob.bin"),), SHA)
+    with pytest.raises(DataUnavailable) as caught:
+        download(remote, tmp_path / "blob.bin", progress=False)
+    assert "the 123,456 bytes received are kept in blob.bin.part, and the next try resumes" in (
+        str(caught.value))
+    assert (tmp_path / "blob.bin.part").stat().st_size == 123_456
+
+
 def test_complete_part_answered_416_is_kept(served, tmp_path: Path) -> None:
     (tmp_path / "blob.bin.part").write_bytes(PAYLOAD)
     remote = Remote("blob.bin", (served.url("blob.bin"),), SHA)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import experiments
+from helpers import backup, experiments
 
 GRID = [{"tl": tl, "ft": 3 - tl} for tl in (3, 2, 1, 0)]
 
@@ -129,3 +129,35 @@ def test_bad_grids_are_refused(tmp_path: Path) -> None:
         experiments.sweep(tmp_path / "s.csv", [], lambda c: {})
     with pytest.raises(ValueError, match="keys"):
         experiments.sweep(tmp_path / "s.csv", [{"a": 1}, {"b": 2}], lambda c: {})
+
+
+# A sweep in a child process whose first run waits, so that the sweep stays live (issue 23).
+LIVE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from helpers import experiments
+
+    def run(config):
+        print("running", flush=True)
+        time.sleep(300)
+
+    experiments.sweep(Path(sys.argv[1]), [{"tl": 3, "ft": 0}], run)
+    """
+)
+
+
+def test_a_sweep_another_process_is_running_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.csv"
+    live = subprocess.Popen([sys.executable, "-c", LIVE, str(path)], stdout=subprocess.PIPE)
+    try:
+        assert live.stdout is not None and live.stdout.readline() == b"running\n"
+        with pytest.raises(backup.InUse) as refused:
+            experiments.sweep(path, GRID, lambda c: {"score": 1})
+        message = str(refused.value)
+        assert f"pid {live.pid}" in message and str(path) in message and "\n" not in message
+    finally:
+        live.kill()  # the system releases a dead process's lock
+        live.wait()
+    table = experiments.sweep(path, GRID, lambda c: {"score": c["tl"]})
+    assert list(table["score"]) == [3, 2, 1, 0] and len(experiments.read_rows(path)) == 4

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import budget, config, projection
+from helpers import backup, budget, config, projection
 from helpers.budget import Fit
 
 
@@ -153,7 +153,7 @@ def test_the_probe_model_freezes_a_frozen_backbone(lab_env: Path) -> None:
 def test_the_fit_callbacks_let_keras_dispatch_batches_asynchronously(
         tmp_path: Path, lab_env: Path) -> None:
     clock = projection.Clock([], 0.0, None, "full")
-    callbacks = [budget.Resume(str(tmp_path / "backup")), projection.Projection(clock, "x")]
+    callbacks = [backup.Resume(str(tmp_path / "backup")), projection.Projection(clock, "x")]
     assert all(c.async_safe for c in callbacks)
     listed = keras.callbacks.CallbackList(callbacks, model=_tiny_model())
     if keras.src.backend.IS_THREAD_SAFE:

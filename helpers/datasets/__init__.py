@@ -49,7 +49,7 @@ from helpers.datasets.folder import (
     skipped_text,
 )
 from helpers.datasets.manifest import MANIFEST, Manifest
-from helpers.runtime import cache_dir, downloads_dir
+from helpers.runtime import cache_dir, downloads_dir, ensure_writable
 
 __all__ = [
     "DataUnavailable",
@@ -244,6 +244,7 @@ def _build(folder: Path, build: Callable[[Path], Manifest]) -> Path:
     """Build into a temporary sibling, removed again if the build fails, then rename; the
     manifest, written last, marks the build complete, so an interrupted one is redone."""
     tmp = _tmp(folder)
+    ensure_writable(folder.parent)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:

@@ -33,7 +33,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from helpers.runtime import offline
+from helpers import settings
+from helpers.runtime import ensure_writable, offline
 
 CHUNK = 1 << 16
 RESUME_ATTEMPTS = 3
@@ -97,7 +98,7 @@ def mirror_base(mirror: str) -> str:
 def candidate_urls(remote: Remote) -> list[str]:
     """``LAB_DATA_MIRROR`` (a classroom server or folder holding the files by name) first, then
     the official mirrors in order."""
-    mirror = os.environ.get("LAB_DATA_MIRROR", "").strip()
+    mirror = settings.text("LAB_DATA_MIRROR")
     own = [f"{mirror_base(mirror)}/{urllib.parse.quote(remote.filename)}"] if mirror else []
     return own + list(remote.urls)
 
@@ -109,15 +110,16 @@ def rehearsal() -> Path | None:
     Its files pass for the real ones, so a run using them must be a dry run (it records
     nothing) and must keep its cache and Keras home (``LAB_CACHE``, ``KERAS_HOME``) inside the
     folder: none of them ever reaches a real run's cache."""
-    env = os.environ.get("LAB_REHEARSAL", "").strip()
-    if not env:
+    folder = settings.path("LAB_REHEARSAL")
+    if folder is None:
         return None
-    folder = Path(env).expanduser().resolve()
-    if os.environ.get("LAB_DRYRUN", "").strip().lower() not in ("1", "true", "yes"):
+    if not settings.flag("LAB_DRYRUN"):
         raise RuntimeError(f"LAB_REHEARSAL={folder} needs LAB_DRYRUN=1: its files are random")
-    for var in ("LAB_CACHE", "KERAS_HOME"):
-        value = os.environ.get(var, "").strip()
-        if not value or folder not in Path(value).expanduser().resolve().parents:
+    keras_home = os.environ.get("KERAS_HOME", "").strip()  # Keras's own variable
+    for var, value in (("LAB_CACHE", settings.path("LAB_CACHE")),
+                       ("KERAS_HOME", Path(keras_home).expanduser().resolve() if keras_home
+                        else None)):
+        if value is None or folder not in value.parents:
             raise RuntimeError(f"LAB_REHEARSAL={folder} needs {var} inside that folder, so "
                                "that its files never reach a real run's cache")
     return folder
@@ -243,9 +245,14 @@ def move_aside(path: Path) -> Path:
 def unavailable(
     remote: Remote, dest: Path, reasons: Mapping[str, str], reason: str, local: str = ""
 ) -> DataUnavailable:
-    """One line: every URL with why it failed, what was wrong with a copy already at ``dest``
-    (``local``), and where to place the file by hand."""
+    """One line: every URL with why it failed, the bytes kept for the next try to resume from,
+    what was wrong with a copy already at ``dest`` (``local``), and where to place the file by
+    hand."""
     tried = " or ".join(f"{url} ({reasons[url]})" for url in candidate_urls(remote))
+    part = dest.with_name(dest.name + ".part")
+    if part.exists() and part.stat().st_size:
+        tried += (f"; the {part.stat().st_size:,} bytes received are kept in {part.name}, and "
+                  "the next try resumes from there")
     if local:
         advice = f". {local}: get a fresh copy from one of those URLs and place it at {dest}"
     else:
@@ -268,13 +275,13 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
     next mirror tried; a ``dest`` that fails is moved aside to ``dest.bad``, saying so. Raises
     ``DataUnavailable`` when no mirror delivers a good copy.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     local = ""
     reason = ""
     if dest.exists():
         problem = check_file(dest, remote)
         if problem is None:
-            return dest
+            return dest  # nothing written: a read-only classroom cache serves it
+        ensure_writable(dest.parent)
         bad = move_aside(dest)
         local = f"The copy at {dest} was unusable ({problem}) and was moved aside to {bad.name}"
         reason = f"file in the cache unusable: {problem.short}"
@@ -282,6 +289,7 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
         why = "not tried: downloads are disabled, LAB_OFFLINE=1"
         urls = candidate_urls(remote)
         raise unavailable(remote, dest, dict.fromkeys(urls, why), reason or "offline", local)
+    ensure_writable(dest.parent)
     part = dest.with_name(dest.name + ".part")
     reasons = {}
     for url in candidate_urls(remote):

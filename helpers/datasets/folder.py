@@ -2,7 +2,8 @@
 
 Corrupt or non-image files are skipped and counted, never fatal; a wrong path or a class folder
 with too few readable images is one clear error (the folder, the count found, the files skipped
-and why, the minimum); nothing writes into a source data folder.
+and why, the minimum); nothing writes into a source data folder. ``to_8bit`` scales 16-bit and
+float images to 8 bits (Pillow's ``convert`` clips them).
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
+import numpy as np
+from PIL import Image, features
 
 # What both tf.keras ImageDataGenerator and keras.utils.image_dataset_from_directory read.
 IMAGE_SUFFIXES = frozenset({".bmp", ".gif", ".jpeg", ".jpg", ".png"})
+# What the scan accepts: those, and what Pillow also decodes that cameras and microscopes write
+# (TIFF; WebP where this Pillow has it). ``copy_valid`` writes these as PNG for Keras's readers.
+READABLE_SUFFIXES = IMAGE_SUFFIXES | {".tif", ".tiff"} | (
+    {".webp"} if features.check("webp") else set()
+)
+# The modes a PNG holds.
+PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
 
 
 class DatasetError(ValueError):
@@ -76,7 +85,7 @@ def too_few(
 
 def image_problem(path: Path) -> str | None:
     """Why ``path`` cannot be used as a training image, or ``None`` if it decodes fully."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
+    if path.suffix.lower() not in READABLE_SUFFIXES:
         return "not an image"
     if path.stat().st_size == 0:
         return "empty"
@@ -90,6 +99,53 @@ def image_problem(path: Path) -> str | None:
     except (ValueError, SyntaxError, Image.DecompressionBombError):
         return "corrupt"
     return None
+
+
+def _value_range(mode: str, values: np.ndarray) -> tuple[float, float]:
+    """The values that become 0 and 255 (``to_8bit``)."""
+    if mode.startswith("I;16"):
+        return 0.0, 65535.0
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    full = (0.0, 1.0) if mode == "F" else (0.0, 65535.0)
+    return full if full[0] <= low and high <= full[1] else (low, high)
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """``img`` with 8 bits per channel, scaled, never clipped (Pillow's ``convert`` clips: a
+    16-bit gradient comes out almost all white). Pillow's 8-bit modes are returned unchanged
+    (it already reads 16-bit RGB as 8-bit RGB, keeping the high byte); one-channel images of
+    the wider modes become ``L``:
+
+    * ``I;16`` (16-bit grey): ``value * 255 / 65535``;
+    * ``I`` (32-bit integers; older Pillow opens 16-bit PNGs so): the same when every value lies
+      in 0..65535, else the image's own minimum..maximum is stretched to 0..255;
+    * ``F`` (float): ``value * 255`` when every value lies in 0..1 (the usual convention for
+      float images), else the image's own minimum..maximum is stretched to 0..255; NaN is 0.
+    """
+    if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
+        return img
+    values = np.asarray(img, dtype=np.float64)
+    low, high = _value_range(img.mode, values)
+    scaled = np.nan_to_num((values - low) * 255 / (high - low or 1.0), nan=0.0)
+    return Image.fromarray(np.round(np.clip(scaled, 0, 255)).astype(np.uint8), "L")
+
+
+def listing(paths: list[Path], root: Path, limit: int = 3) -> str:
+    """``a/, b.png and 4 more``: the first ``limit`` of ``paths``, relative to ``root``."""
+    shown = [p.relative_to(root).as_posix() + "/" * p.is_dir() for p in paths[:limit]]
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(shown) + more
+
+
+def unread_entries(folder: Path, expected: tuple[str, ...]) -> list[Path]:
+    """What a scan of ``folder`` for the subfolders ``expected`` would pass over without a word:
+    other subfolders and images lying directly in ``folder`` (hidden ones aside)."""
+    return sorted(
+        p for p in folder.iterdir()
+        if not p.name.startswith(".") and p.name not in expected
+        and (p.is_dir() or p.suffix.lower() in READABLE_SUFFIXES)
+    )
 
 
 def scan_image_folder(root: Path | str, classes: list[str] | None = None) -> FolderScan:
@@ -107,7 +163,10 @@ def scan_image_folder(root: Path | str, classes: list[str] | None = None) -> Fol
     for name in classes:
         folder = root / name
         if not folder.is_dir():
-            raise DatasetError(f"class folder {folder} does not exist")
+            here = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            holds = f"holds {listing(here, root, 8)}" if here else "has no subfolders"
+            raise DatasetError(f"class folder {folder} does not exist ({root} {holds}); expected "
+                               f"one subfolder per class: {', '.join(c + '/' for c in classes)}")
         kept = []
         for path in sorted(folder.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
@@ -123,6 +182,20 @@ def scan_image_folder(root: Path | str, classes: list[str] | None = None) -> Fol
     return scan
 
 
+def _copy_image(path: Path, out: Path) -> None:
+    """Copy ``path`` to ``out``; one that Keras's folder readers would skip (TIFF, WebP) or
+    misread (16-bit, float) is written as an 8-bit PNG instead (``.png`` added to its name
+    unless it has it)."""
+    with Image.open(path) as img:
+        converted = to_8bit(img)
+        if path.suffix.lower() in IMAGE_SUFFIXES and converted is img:
+            shutil.copy2(path, out)
+            return
+        if converted.mode not in PNG_MODES:
+            converted = converted.convert("RGB")
+        converted.save(out if out.suffix.lower() == ".png" else out.with_name(out.name + ".png"))
+
+
 def copy_valid(scan: FolderScan, dest: Path, names: dict[str, str] | None = None) -> None:
     """Copy the readable images of ``scan`` to ``dest/<class>/`` (``names`` renames classes)."""
     for cls, files in scan.images.items():
@@ -131,4 +204,4 @@ def copy_valid(scan: FolderScan, dest: Path, names: dict[str, str] | None = None
         for path in files:
             out = target / path.relative_to(scan.root / cls)
             out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, out)
+            _copy_image(path, out)

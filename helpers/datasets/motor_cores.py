@@ -18,13 +18,17 @@ Layout of a prepared root (see ``helpers.synth.motor``)::
 optionally under ``train/`` and ``validation/``; masks in ``masks/`` mirroring the images if
 any) and DAGM 2007 (``ClassN/{Train,Test}/*.PNG`` with ``Label/*_label.PNG`` masks: an image
 with a label mask is a defect) through the same call. Unreadable images are skipped and counted;
-a class with too few readable images to split is one clear error.
+a class with too few readable images to split, or a folder in none of these layouts, is one clear
+error. What a student's folder holds beside the layout (a ``scratch/`` folder, loose images) and
+images upscaled more than ``MAX_UPSCALE`` times are each named in one line on stderr. 16-bit and
+float images are scaled to 8 bits (``helpers.datasets.folder.to_8bit``).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +37,22 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from helpers.datasets import Dataset, FolderScan, Manifest, register, scan_image_folder
-from helpers.datasets.folder import image_problem, skipped_text, too_few
+from helpers.datasets import (
+    Dataset,
+    DatasetError,
+    FolderScan,
+    Manifest,
+    register,
+    scan_image_folder,
+)
+from helpers.datasets.folder import (
+    image_problem,
+    listing,
+    skipped_text,
+    to_8bit,
+    too_few,
+    unread_entries,
+)
 from helpers.synth import motor
 
 CLASSES = ("defect", "ok")  # class index 0 = defect, 1 = ok (alphabetical, as Keras orders)
@@ -43,6 +61,11 @@ SPLITS = motor.SPLITS
 # balanced classes (chance 50%); the full set follows MOTOR exactly.
 SMALL = {"size": 64, "n_defect": 150, "n_ok": 150, "scale": 2.5}
 FULL = {"size": 640, "n_defect": 300, "n_ok": 800, "scale": 1.0}
+MASKS = "masks"
+# An image upscaled more than this many times to the size asked for is named (an icon, a crop).
+MAX_UPSCALE = 4
+LAYOUTS = ("defect/ and ok/ (split automatically), train/ and validation/ each holding defect/ "
+           "and ok/, or DAGM 2007's ClassN/Train and ClassN/Test")
 
 
 @dataclass
@@ -108,7 +131,7 @@ register(_synthetic("motor_cores_small", SMALL))
 
 def _read(path: Path, size: int, mode: str = "L") -> np.ndarray:
     with Image.open(path) as img:
-        img = img.convert(mode)
+        img = to_8bit(img).convert(mode)
         if img.size != (size, size):
             img = img.resize((size, size), Image.Resampling.BILINEAR)
         return np.asarray(img)
@@ -187,6 +210,66 @@ def _arrays(samples: list[tuple], size: int) -> tuple:
     return x, y, masks, [s[3] for s in samples]
 
 
+def _and(names: list[str], word: str = "and") -> str:
+    """``a/, b/ and c/`` (or ``word`` instead of and)."""
+    folders = [f"{n}/" for n in names]
+    return f" {word} ".join(filter(None, [", ".join(folders[:-1]), folders[-1]]))
+
+
+def _layout(root: Path) -> str:
+    """Which layout ``root`` holds, ``"dagm"``, ``"split"`` or ``"classes"`` (module
+    docstring); a ``DatasetError`` saying what is missing where it holds none."""
+    if not root.is_dir():
+        raise DatasetError(f"no folder at {root}: expected {LAYOUTS}")
+    if any((p / "Train").is_dir() for p in root.glob("Class*")):
+        return "dagm"
+    found = [n for n in (*SPLITS, *CLASSES) if (root / n).is_dir()]
+    if set(SPLITS) <= set(found):
+        return "split"
+    if set(CLASSES) <= set(found):
+        return "classes"
+    if found:
+        group = SPLITS if set(SPLITS) & set(found) else CLASSES
+        have = f"has {_and(found)} but no {_and([n for n in group if n not in found], 'or')}"
+    else:
+        here = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        holds = f"it holds {listing(here, root, 5)}" if here else "it has no subfolders"
+        have = f"has no {_and([*CLASSES, *SPLITS], 'or')} folder ({holds})"
+    raise DatasetError(f"{root} {have}: expected {LAYOUTS}")
+
+
+def _unread_note(root: Path, layout: str) -> str | None:
+    """One line naming what a student's folder holds beside its layout, if anything."""
+    if layout == "dagm":
+        return None
+    if layout == "classes":
+        unread, read = unread_entries(root, (*CLASSES, MASKS)), _and([*CLASSES, MASKS])
+    else:
+        unread = unread_entries(root, (*SPLITS, MASKS))
+        unread += [p for split in SPLITS for p in unread_entries(root / split, CLASSES)]
+        read = f"{_and(list(SPLITS))} (each with {_and(list(CLASSES))}) and {MASKS}/"
+    if not unread:
+        return None
+    return (f"ignored {listing(unread, root)} in {root}: only {read} are read; move images "
+            "into a class folder to use them, or out of this folder to silence this")
+
+
+def _small_note(samples: list[tuple], size: int) -> str | None:
+    """One line on the images upscaled more than ``MAX_UPSCALE`` times to ``size``, if any."""
+    small = []
+    for path, *_ in samples:
+        with Image.open(path) as img:
+            if min(img.size) * MAX_UPSCALE < size:
+                small.append((path, img.size))
+    if not small:
+        return None
+    path, (width, height) = small[0]
+    verb = "is" if len(small) == 1 else "are"
+    return (f"{len(small)} of {len(samples)} images {verb} under {size / MAX_UPSCALE:g} px on a "
+            f"side, upscaled more than {MAX_UPSCALE}x to {size}x{size}, e.g. {path} "
+            f"({width}x{height}): check that they are the images you meant, or remove them")
+
+
 def load_images(
     root: Path | str,
     size: int,
@@ -197,24 +280,25 @@ def load_images(
 
     A folder without a train/validation split (a student's own ``defect/``, ``ok/``) is split
     stratified with ``validation_share``; DAGM 2007 uses its own Train/Test folders, every
-    ``ClassN`` together (the kind of a defect is its class name).
+    ``ClassN`` together (the kind of a defect is its class name). What the folder holds beside
+    its layout, and images much smaller than ``size``, are named on stderr (one line each).
     """
     root = Path(root)
+    layout = _layout(root)
     skipped: dict[str, int] = {}
 
     def add(counts: dict[str, int]) -> None:
         for reason, n in counts.items():
             skipped[reason] = skipped.get(reason, 0) + n
 
-    dagm = sorted(p for p in root.glob("Class*") if (p / "Train").is_dir())
-    if dagm:
+    if layout == "dagm":
         train, val = [], []
-        for cls in dagm:
+        for cls in sorted(p for p in root.glob("Class*") if (p / "Train").is_dir()):
             for part, into in (("Train", train), ("Test", val)):
                 found, why = _samples_dagm(cls / part, cls.name)
                 into.extend(found)
                 add(why)
-    elif all((root / s).is_dir() for s in SPLITS):
+    elif layout == "split":
         train, scan = _samples_folder(root, root / SPLITS[0])
         add(scan.skipped_counts())
         val, scan = _samples_folder(root, root / SPLITS[1])
@@ -223,6 +307,9 @@ def load_images(
         samples, scan = _samples_folder(root, root)
         add(scan.skipped_counts())
         train, val = _split_off(samples, scan, validation_share, seed)
+    for note in (_unread_note(root, layout), _small_note(train + val, size)):
+        if note:
+            print(note, file=sys.stderr)
     x_train, y_train, masks_train, kinds_train = _arrays(train, size)
     x_val, y_val, masks_val, kinds_val = _arrays(val, size)
     return MotorImages(x_train, y_train, x_val, y_val, masks_val, kinds_val, masks_train,
