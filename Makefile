@@ -74,11 +74,13 @@ test-jax: $(STAMP_JAX)
 		if importlib.util.find_spec('tensorflow') else 0)"
 	rm -rf build/test-jax build/dryrun-jax build/rehearsal-jax
 	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
+		JAX_COMPILATION_CACHE_DIR=$(JAX_TEST_CACHE) \
 		LAB_BUILD=$(CURDIR)/build/test-jax LAB_RESULTS=$(CURDIR)/build/test-jax/results \
 		LAB_CACHE=$(CURDIR)/build/test-jax/cache \
 		$(call pytest_run,$(PY_JAX),-m "not backend_agnostic" tests)
 	KERAS_BACKEND=jax LAB_BACKEND=jax $(PY_JAX) -m tests.rehearsal $(CURDIR)/build/rehearsal-jax
 	KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
+		JAX_COMPILATION_CACHE_DIR=$(JAX_TEST_CACHE) \
 		$(call rehearsal,$(PY_JAX),dryrun-jax,rehearsal-jax)
 
 # Full mode's real image sizes, models and grids, one step per fit, stand-ins and random weights,
@@ -88,6 +90,10 @@ test-jax: $(STAMP_JAX)
 # compile-bound work (the unit tests, 05, 06's EfficientNets) more than it lengthened the
 # forward-bound cells (07's passes at 520 px).
 JAX_TEST_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
+# JAX's persistent compilation cache, shared by the JAX half's unit tests and its rehearsal: a
+# model built again with the same shapes (a sweep's runs, 06's ensemble members) loads its
+# compiled steps instead of compiling them; what is traced is still traced.
+JAX_TEST_CACHE := $(CURDIR)/build/test-jax/jax-cache
 define dry_run
 	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/$(2) \
 		LAB_RESULTS=$(CURDIR)/build/$(2)/results $(call pytest_run,$(1),notebooks)
