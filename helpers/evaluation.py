@@ -60,9 +60,30 @@ def class_report(
 def best_and_worst(
     report: pd.DataFrame, k: int = 10, metric: str = "f1-score"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``k`` classes with the highest and the lowest ``metric`` (ties by class order)."""
-    ordered = report.sort_values(metric, ascending=False, kind="stable")
+    """The ``k`` classes with the highest and the lowest ``metric`` among those with test images
+    (a class without any has no score to rank); ties by class order (``ranking_ties`` says
+    where that decides)."""
+    ordered = report[report["support"] > 0].sort_values(metric, ascending=False, kind="stable")
     return ordered.head(k), ordered.tail(k).iloc[::-1]
+
+
+def ranking_ties(report: pd.DataFrame, k: int = 10, metric: str = "f1-score") -> str:
+    """One line per end of ``best_and_worst``'s lists that a tie cuts through (more classes
+    share the value at the cut than the list shows), and one for the classes left out for
+    having no test image; "" when neither happens."""
+    ranked = report[report["support"] > 0][metric]
+    lines = []
+    for end, listed in (("best", ranked.nlargest(k)), ("worst", ranked.nsmallest(k))):
+        edge = listed.iloc[-1]  # the value at the cut
+        tied, shown = int((ranked == edge).sum()), int((listed == edge).sum())
+        if tied > shown:
+            lines.append(f"{tied} classes share {metric} {edge:.2f}: the {end} {k} show {shown} "
+                         "of them, in class order, not by rank")
+    empty = int((report["support"] == 0).sum())
+    if empty:
+        lines.append(f"{empty} classes have no test image here and are not ranked" if empty > 1
+                     else "1 class has no test image here and is not ranked")
+    return "\n".join(lines)
 
 
 def most_confused_pairs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -15,6 +16,7 @@ from helpers.evaluation import (
     imbalance_summary,
     member_accuracies,
     most_confused_pairs,
+    ranking_ties,
 )
 
 NAMES = ["apple", "bear", "cat"]
@@ -67,6 +69,21 @@ def test_best_and_worst_by_f1():
     # F1: apple 2/3, bear 2/3, cat 0.75
     assert best.index.tolist() == ["cat"]
     assert worst.index.tolist() == ["bear"]  # ties keep class order; worst lists lowest first
+
+
+def test_a_tie_at_the_cut_and_classes_without_test_images_are_said():
+    report = pd.DataFrame({"f1-score": [0.0, 0.0, 0.0, 0.5, 0.0], "support": [2, 3, 1, 4, 0]},
+                          index=["a", "b", "c", "d", "e"])
+    best, worst = best_and_worst(report, k=2)
+    assert "e" not in best.index and "e" not in worst.index  # no test image: not ranked
+    assert worst.index.tolist() == ["c", "b"]
+    note = ranking_ties(report, k=2).splitlines()
+    assert note == ["3 classes share f1-score 0.00: the best 2 show 1 of them, in class order, "
+                    "not by rank",
+                    "3 classes share f1-score 0.00: the worst 2 show 2 of them, in class order, "
+                    "not by rank",
+                    "1 class has no test image here and is not ranked"]
+    assert ranking_ties(report.iloc[[0, 3]], k=1) == ""
 
 
 def test_most_confused_pairs_from_a_known_matrix():
