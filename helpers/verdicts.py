@@ -10,7 +10,7 @@ Otherwise the verdict says plainly that this run cannot detect a difference, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scipy.stats import binomtest
@@ -85,3 +85,35 @@ def compare_values(values: Mapping[str, float], margin: float, what: str,
         return Verdict(True, f"{best} has the {word} {what} by more than {margin:g}: {shown}")
     return Verdict(False, f"no difference in {what} larger than the margin {margin:g}: "
                           f"{shown}{_why(why)}")
+
+
+def predicted(probabilities: Sequence[float], class_names: Sequence[str],
+              decimals: int = 2) -> str:
+    """``"predicted zebra"``, or, when the highest probabilities are equal at the precision
+    shown (``decimals``), ``"no prediction: horse and zebra tie at 0.50"``: a tie is not a
+    prediction, whatever ``argmax`` picks."""
+    shown = [round(float(p), decimals) for p in probabilities]
+    top = max(shown)
+    tied = [name for name, p in zip(class_names, shown, strict=True) if p == top]
+    if len(tied) == 1:
+        return f"predicted {tied[0]}"
+    return f"no prediction: {', '.join(tied[:-1])} and {tied[-1]} tie at {top:.{decimals}f}"
+
+
+def most_frequent_confusion(matrix: Sequence[Sequence[int]],
+                            class_names: Sequence[str]) -> str:
+    """The most frequent mistake of a confusion matrix (rows true, columns predicted), in one
+    line: a tie between several pairs, or no mistake at all, is said as such."""
+    counts = [[int(c) for c in row] for row in matrix]
+    mistakes = {(t, p): c for t, row in enumerate(counts) for p, c in enumerate(row) if t != p}
+    top = max(mistakes.values(), default=0)
+    if top == 0:
+        return "no confusion: every test image is classified correctly"
+    pairs = [f"true {class_names[t]} predicted as {class_names[p]}"
+             for (t, p), c in mistakes.items() if c == top]
+    times = "once" if top == 1 else f"{top} times"
+    if len(pairs) == 1:
+        return f"most frequent confusion: {pairs[0]} ({times})"
+    shown = "; ".join(pairs[:3]) + (f"; and {len(pairs) - 3} more" if len(pairs) > 3 else "")
+    return (f"no single most frequent confusion: {len(pairs)} pairs tie at {times} each "
+            f"({shown})")

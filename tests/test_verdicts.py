@@ -55,3 +55,22 @@ def test_bad_input_is_refused() -> None:
         verdicts.compare_accuracies({"a": 0.5}, n=10)
     with pytest.raises(ValueError, match="at least one image"):
         verdicts.accuracy_interval(0.5, 0)
+
+
+def test_a_tie_is_not_a_prediction() -> None:
+    assert verdicts.predicted([0.3, 0.7], ["horse", "zebra"]) == "predicted zebra"
+    assert verdicts.predicted([0.501, 0.499], ["horse", "zebra"]) == (
+        "no prediction: horse and zebra tie at 0.50")
+    assert verdicts.predicted([0.501, 0.499], ["horse", "zebra"], decimals=3) == (
+        "predicted horse")
+
+
+def test_the_most_frequent_confusion_says_ties_and_perfection() -> None:
+    names = ["0", "1", "2"]
+    assert verdicts.most_frequent_confusion([[5, 0, 0], [0, 5, 0], [0, 0, 5]], names) == (
+        "no confusion: every test image is classified correctly")
+    assert verdicts.most_frequent_confusion([[5, 2, 0], [1, 5, 0], [0, 0, 5]], names) == (
+        "most frequent confusion: true 0 predicted as 1 (2 times)")
+    assert verdicts.most_frequent_confusion([[5, 1, 0], [0, 5, 0], [0, 1, 5]], names) == (
+        "no single most frequent confusion: 2 pairs tie at once each (true 0 predicted as 1; "
+        "true 2 predicted as 1)")
