@@ -208,7 +208,17 @@ def record(
         line += (f"; {result_path(notebook, mode).name} is replaced once "
                  f"{HEADLINE[notebook]} is recorded")
     print(line)
-    return pd.DataFrame(comparison(notebook, payload["metrics"]))
+    return shown(comparison(notebook, payload["metrics"]))
+
+
+def shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``comparison``'s rows as a table to display: whole numbers stay whole, fractions have
+    four decimals, a number the document does not report is ``None`` (object columns: pandas
+    would turn a count into ``1540.000000`` and ``None`` into ``NaN``)."""
+    def value(v: Any) -> Any:
+        return round(v, 4) if isinstance(v, float) else v
+    return pd.DataFrame([{**row, "measured": value(row["measured"]),
+                          "document": value(row["document"])} for row in rows], dtype=object)
 
 
 def _redo(notebook: str) -> str:

@@ -69,3 +69,13 @@ def test_report_reads_the_structured_fields(cfg) -> None:
     assert "| 0.9750 | 0.9920 | Keras example | mnist: stand-in | none |" in row
     assert f"CPU, {cfg.backend}," in row
     assert "test_loss" not in report  # only headline and document numbers are reported
+
+
+def test_the_displayed_table_keeps_counts_whole_and_missing_numbers_none() -> None:
+    table = results.shown([
+        {"metric": "images", "measured": 1540, "document": None, "source": "", "note": ""},
+        {"metric": "accuracy", "measured": 0.953333333, "document": 0.99, "source": "",
+         "note": ""}])
+    assert table["measured"].tolist() == [1540, 0.9533]
+    assert table["document"].tolist() == [None, 0.99]
+    assert "1540.0" not in table.to_string() and "NaN" not in table.to_string()
