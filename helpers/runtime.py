@@ -29,7 +29,7 @@ import random
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,26 +209,34 @@ _STARTUP_NOISE = re.compile(
 )
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up notices dropped; any other line it prints on the
-    process's standard error (warnings, errors) is passed on unchanged."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if not _gpu_present():
-        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+@contextlib.contextmanager
+def _startup_notices_dropped() -> Iterator[None]:
+    """Within the block, TensorFlow's C++ start-up notices on the process's standard error are
+    dropped (its first device query prints ``failed call to cuInit`` on a CPU); any other line
+    (warnings, errors) is passed on unchanged."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             caught.seek(0)
             kept = [line for line in caught.read().decode(errors="replace").splitlines()
                     if line.strip() and not _STARTUP_NOISE.search(line)]
-    if kept:
-        print("\n".join(kept), file=sys.stderr)
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up notices dropped (``_startup_notices_dropped``)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not _gpu_present():
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    with _startup_notices_dropped():
+        import tensorflow  # noqa: F401
 
 
 def mend_backend() -> None:
@@ -287,7 +295,8 @@ def device_platforms() -> list[str]:
 
     if tpu_host():
         return ["tpu"]  # the cores are counted when the TPU system is initialised
-    gpus = tf.config.list_physical_devices("GPU")
+    with _startup_notices_dropped():  # the first query initialises CUDA, and says so
+        gpus = tf.config.list_physical_devices("GPU")
     return ["gpu"] * len(gpus) if gpus else ["cpu"]
 
 

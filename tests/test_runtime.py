@@ -156,6 +156,12 @@ def test_the_first_cell_is_quiet_on_a_cpu() -> None:
     done = subprocess.run([sys.executable, "-c", "import helpers\nimport keras\nkeras.Input((2,))"],
                           env=env, capture_output=True, text=True, timeout=300, check=True)
     assert done.stdout == "" and done.stderr == "", done.stderr
+    # setup() then asks for the devices, which initialises CUDA (``failed call to cuInit``)
+    devices = ("import helpers, sys\nfrom helpers import runtime\n"
+               "print(runtime.device_platforms())\nprint('kept', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", devices], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+    assert done.stdout.strip() == "['cpu']" and done.stderr == "kept\n", done.stderr
 
 
 _EVALUATE_AFTER_FIT = """
