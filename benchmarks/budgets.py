@@ -1,8 +1,8 @@
 """Work and estimated T4 time of each notebook in full and paper mode.
 
-Reads each notebook's parameter block (the ``params={...}`` of its ``helpers.setup`` call),
-plans its fits with ``helpers.budget`` (forward FLOPs from the models themselves, the documents'
-image counts) and prints one Markdown table; the README's "Time budgets" section is this output.
+Reads each notebook's lesson and parameter block (``helpers.lesson``), plans its fits with
+``helpers.budget`` (forward FLOPs from the models themselves, the documents' image counts) and
+prints one Markdown table; the README's "Time budgets" section is this output.
 The T4 times divide by an assumed rate (``helpers.budget.T4_RATE``), not a measurement.
 
     python benchmarks/budgets.py
@@ -10,37 +10,15 @@ The T4 times divide by an assumed rate (``helpers.budget.T4_RATE``), not a measu
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
 from typing import Any
 
 import helpers  # noqa: F401  (chooses the Keras backend first)
-from helpers import budget, config
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-def _setup_call(source: str) -> ast.Call:
-    code = "\n".join(line.replace("%", "pass  #", 1) if line.lstrip().startswith("%") else line
-                     for line in source.splitlines())
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "setup":
-            return node
-    raise LookupError("no helpers.setup(...) call")
+from helpers import budget, config, lesson
 
 
 def notebook_params() -> dict[str, dict[str, Any]]:
-    """``{notebook: parameter block}`` read from each notebook's first ``setup`` call."""
-    found = {}
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        source = next("".join(c["source"]) for c in cells
-                      if c["cell_type"] == "code" and "helpers.setup(" in "".join(c["source"]))
-        block = next(k.value for k in _setup_call(source).keywords if k.arg == "params")
-        found[path.stem] = eval(compile(ast.Expression(block), path.name, "eval"),  # noqa: S307
-                                {"__builtins__": {}, "list": list, "range": range})
-    return found
+    """``{notebook: parameter block}``: each notebook's ``PARAMS`` (``helpers.lesson``)."""
+    return {path.stem: lesson.load(path).params for path in lesson.course()}
 
 
 def _minutes(seconds: float) -> str:
@@ -54,9 +32,10 @@ def table() -> str:
     T4 minutes (quick mode is minutes on a CPU, measured by ``make test``)."""
     rows = ["| notebook | mode | fits | training images x epochs | TFLOP | T4 estimate (min) |",
             "|---|---|---:|---:|---:|---:|"]
-    for notebook, params in notebook_params().items():
+    for path in lesson.course():
+        facts, notebook = lesson.load(path), path.stem
         for mode in ("full", "paper"):
-            fits = budget.plan(notebook, config.pick_params(params, mode))
+            fits = facts.fits(config.pick_params(facts.params, mode), budget.document_images)
             seconds = sum(f.t4_seconds for f in fits)
             rows.append(f"| {notebook} | {mode} | {len(fits)} | "
                         f"{sum(f.images * f.epochs for f in fits):,} | "

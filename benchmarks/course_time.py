@@ -1,7 +1,7 @@
 """Seconds per notebook of the quick course, and their total, on this machine and backend.
 
 A benchmark, not a timed test: it runs each notebook headless in its own kernel in quick mode
-(``helpers.runner.execute``), with a fresh build and results folder in a temporary directory,
+(``helpers.course_run.execute``), with a fresh build and results folder in a temporary directory,
 so nothing resumes from an earlier run and nothing is recorded; the data cache is the usual
 one (on a first run, building the stand-ins into it adds to the times). The backend is the one
 ``import helpers`` picks (``LAB_BACKEND`` to choose).
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import helpers  # noqa: F401  (picks the backend before anything else loads Keras)
-from helpers import runner, runtime
+from helpers import course_run, runtime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 06 (default: all)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per notebook")
     args = parser.parse_args(argv)
-    paths = runner.notebook_paths(args.notebooks)
+    paths = course_run.notebook_paths(args.notebooks)
     version = runtime.versions()
     name = runtime.backend()
     print(f"quick course on {name} {version[name]} (Keras {version['keras']}), "
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.update(LAB_MODE="quick", LAB_BUILD=str(Path(scratch) / "build"),
                           LAB_RESULTS=str(Path(scratch) / "results"))
         for path in paths:
-            outcome = runner.execute(path, Path(scratch) / "executed", timeout=args.timeout)
+            outcome = course_run.execute(path, Path(scratch) / "executed", timeout=args.timeout)
             total += outcome.seconds
             failed += not outcome.ok
             state = "ok" if outcome.ok else f"FAILED: {outcome.error}"

@@ -24,12 +24,7 @@ import helpers  # noqa: F401  (chooses the Keras backend first)
 # isort: split
 import keras
 
-from helpers import budget, config, projection, runtime
-
-try:  # run as a script: the parameter blocks come from the notebooks (budgets.py beside it)
-    from budgets import notebook_params
-except ImportError:  # imported as benchmarks.gpu_rehearsal (the tests)
-    from benchmarks.budgets import notebook_params
+from helpers import budget, config, lesson, projection, runtime
 
 
 def peak_memory_mb() -> float | None:
@@ -83,10 +78,12 @@ def table(selected: list[str], steps: int, per_notebook: int) -> str:
             "| notebook | fit | model | px | batch | T4 estimate (s/epoch) | here (s/epoch) | "
             "images/s | compile (s) | peak device memory (MB) |",
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for notebook, params in notebook_params().items():
+    for path in lesson.course():
+        notebook = path.stem
         if selected and notebook[:2] not in selected:
             continue
-        fits = budget.plan(notebook, config.pick_params(params, "full"))
+        facts = lesson.load(path)
+        fits = facts.fits(config.pick_params(facts.params, "full"), budget.document_images)
         for fit in slowest(fits, per_notebook):
             m = measure(fit, steps)
             t4 = fit.t4_seconds / max(fit.epochs, 1)

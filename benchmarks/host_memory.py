@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers import runner
+from helpers import course_run
 
 LIMIT_MB = 10_000
 """The course's limit for a notebook's peak: Colab's about 12.7 GB of host RAM, less what the
@@ -34,10 +34,10 @@ runtime itself and the browser session take."""
 _CHILD = """
 import json, resource, sys
 from pathlib import Path
-from helpers import runner
+from helpers import course_run
 import nbformat
 path, out = Path(sys.argv[1]), Path(sys.argv[2])
-outcome = runner.execute(path, out, timeout=int(sys.argv[3]))
+outcome = course_run.execute(path, out, timeout=int(sys.argv[3]))
 peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel, once it exited
 text = "".join(o.get("text", "") for c in nbformat.read(out / path.name, 4).cells
                if c.cell_type == "code" for o in c.get("outputs", []))
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     found = []
     with tempfile.TemporaryDirectory() as tmp:
-        for path in runner.notebook_paths(args.notebooks):
+        for path in course_run.notebook_paths(args.notebooks):
             m = measure(path, Path(tmp) / path.stem, args.timeout)
             state = "ok" if m["ok"] else f"FAILED ({m['error'][:80]})"
             if not m["ok"]:  # e.g. a stand-in holds fewer images than full mode asks for

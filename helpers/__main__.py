@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers import datasets, grading, results, runner, runtime, settings, weights
+from helpers import course_run, datasets, grading, results, runtime, settings, weights
 from helpers.datasets import DatasetError, DataUnavailable
 from helpers.datasets.download import candidate_urls
 
@@ -48,7 +48,7 @@ def _fetch(names: Sequence[str]) -> int:
 def _student(names: Sequence[str], out: Path | None) -> int:
     """Student versions (and grading specs) of the named notebooks, or of all with exercises."""
     out = out or runtime.project_root() / "student"
-    paths = runner.notebook_paths(names)
+    paths = course_run.notebook_paths(names)
     if not names:
         paths = [p for p in paths if grading.has_exercises(p)]
         if not paths:
@@ -69,7 +69,7 @@ def _student(names: Sequence[str], out: Path | None) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    matches = runner.notebook_paths([args.notebook])
+    matches = course_run.notebook_paths([args.notebook])
     if len(matches) != 1:
         print(f"{args.notebook!r} names {len(matches)} notebooks; name one", file=sys.stderr)
         return 1
@@ -133,7 +133,7 @@ def _command(argv: Sequence[str] | None) -> int:
     if args.command == "fetch":
         return _fetch(args.names)
     if args.command == "run":
-        return 1 if runner.run(args.notebooks) else 0
+        return 1 if course_run.run(args.notebooks) else 0
     if args.command == "student":
         return _student(args.notebooks, args.out)
     if args.command == "grade":

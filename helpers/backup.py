@@ -1,5 +1,5 @@
 """Fit backups: ``Resume``, the ``keras.callbacks.BackupAndRestore`` every fit of the course gets
-(``cfg.callbacks``), and the per-process locks it and ``helpers.experiments.sweep`` take.
+(``cfg.callbacks``), and the per-process locks it and ``helpers.sweeps.sweep`` take.
 
 A backup restores only into the model that wrote it (``fingerprint``) and only into a fit that
 has not already ended before it; any other backup is moved aside (``<dir>.stale-<n>``, kept)

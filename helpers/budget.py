@@ -1,5 +1,5 @@
-"""Budgets: each notebook's planned fits, their cost, a T4 estimate for planning, and the
-callbacks every fit gets (docs/architecture.md, "Budgets").
+"""Budgets: the cost of a planned fit and a T4 estimate for planning (docs/architecture.md,
+"Budgets"). Each notebook plans its fits in its ``LESSON`` (``helpers.lesson``).
 
 The cost of a fit is images x epochs x training FLOPs per image. Forward FLOPs come from the
 model itself (``forward_flops`` walks its convolution and dense layers); a fit whose backbone is
@@ -14,9 +14,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import keras
@@ -106,7 +105,9 @@ def small_convnet(size: int, channels: int, filters: Sequence[int], dense: int) 
     return keras.Sequential(stack)
 
 
-BACKBONES: dict[str, Callable[..., keras.Model]] = {
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
+    # the keras.applications constructor of each backbone the plans name (its weights:
+    # ``helpers.weights.BACKBONES``)
     "VGG16": keras.applications.VGG16,
     "MobileNet": keras.applications.MobileNet,
     "MobileNetV2": keras.applications.MobileNetV2,
@@ -118,7 +119,7 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
 @functools.cache
 def model_cost(model: str, size: int) -> tuple[int, bool]:
     """(forward FLOPs per image, depthwise-separable?) of ``model`` at ``size`` x ``size``:
-    a backbone of ``BACKBONES`` without its top, ``"mnist_cnn"`` / ``"small_convnet"``, or
+    a backbone of ``ARCHITECTURES`` without its top, ``"mnist_cnn"`` / ``"small_convnet"``, or
     ``"dense_head"`` (a two-class layer on ``size`` features: its steps cost more than its
     arithmetic). Cached on disk per Keras version (building B5 takes seconds)."""
     if model == "dense_head":  # a classifier on ``size`` features (04's level 2, 07's softmax)
@@ -132,7 +133,7 @@ def model_cost(model: str, size: int) -> tuple[int, bool]:
         elif model == "small_convnet":
             built = small_convnet(size, 3, (32, 32, 64), 64)
         else:
-            built = BACKBONES[model](include_top=False, weights=None,
+            built = ARCHITECTURES[model](include_top=False, weights=None,
                                      input_shape=(size, size, 3))
         known[key] = [forward_flops(built), _depthwise(built)]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,7 @@ def model_cost(model: str, size: int) -> tuple[int, bool]:
     return int(flops), bool(depthwise)
 
 
-# --- a notebook's plan ------------------------------------------------------------------------
+# --- a planned fit ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Fit:
@@ -225,109 +226,6 @@ def document_images(dataset: str, split: str) -> int:
     return DOCUMENT_IMAGES[(dataset.removesuffix("_small"), split)]
 
 
-def _plan_01(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    n, test = images("mnist", "train"), images("mnist", "test")
-    train = int(n * (1 - P.validation_share))
-    return [Fit("cnn", "mnist_cnn", 28, train, P.epochs, n - train, batch=P.batch_size),
-            Fit("oversized", "mnist_cnn", 28, P.overfit_train_images, P.overfit_epochs, test,
-                batch=P.batch_size)]
-
-
-def _plan_02(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    n, test = images("mnist", "train"), images("mnist", "test")
-    return [Fit(f"augmentation {name}", "mnist_cnn", 28, n, P.epochs, test, batch=P.batch_size)
-            for name in ("none", "sensible", "harmful")]
-
-
-def _plan_03(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    n, test = images("caltech256_horse_zebra", "train"), images("caltech256_horse_zebra", "test")
-    fed = {"batch": P.batch_size, "feed": "generator"}
-    return [Fit("fine-tuning", "VGG16", P.img_size, n, P.epochs, test, **fed),
-            Fit("scratch", "VGG16", P.img_size, n, P.epochs, test, **fed),
-            Fit("exercise", "VGG16", P.img_size, n, P.exercise_epochs, test, **fed)]
-
-
-def _plan_04(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    n, val = 2 * P.train_per_class, 2 * P.val_per_class
-    fed = {"batch": P.batch_size, "feed": "generator"}
-    features = 512 * (P.img_size // 32) ** 2  # VGG16's last feature maps, flattened
-    return [Fit("level1", "small_convnet", P.img_size, n, P.level1_epochs, val, **fed),
-            Fit("bottleneck features", "VGG16", P.img_size, 0, 1, n + val, False, **fed),
-            Fit("level2", "dense_head", features, n, P.level2_epochs, val, batch=P.batch_size),
-            Fit("level3_fine_tuned", "VGG16", P.img_size, n, P.level3_epochs, val, **fed),
-            Fit("random_top", "VGG16", P.img_size, n, P.level3_epochs, val, **fed)]
-
-
-def _plan_05(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    fits = []
-    for key, dataset, ratios in (("cats_dogs", "cats_vs_dogs", P.cats_dogs_ratios),
-                                 ("roses_tulips", "flowers_roses_tulips", P.roses_tulips_ratios)):
-        n = P.train_images or images(dataset, "train")
-        val = P.validation_images or images(dataset, "validation")
-        for n_tl, n_ft in ratios:
-            fits += [Fit(f"{key} tl{n_tl}", "MobileNetV2", P.image_size, n, n_tl, val, False,
-                         P.batch_size),
-                     Fit(f"{key} tl{n_tl} ft{n_ft}", "MobileNetV2", P.image_size, n, n_ft, val,
-                         batch=P.batch_size)]
-    n_tl, n_ft = P.batchnorm_ratio
-    n = P.train_images or images("cats_vs_dogs", "train")
-    return [*fits,
-            Fit(f"batchnorm tl{n_tl}", "MobileNetV2", P.image_size, n, n_tl, batch=P.batch_size),
-            Fit(f"batchnorm tl{n_tl} ft{n_ft}", "MobileNetV2", P.image_size, n, n_ft,
-                batch=P.batch_size)]
-
-
-def _plan_06(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    n1 = min(P.exp1_train_images, images("cifar10", "train"))
-    v1 = min(P.exp1_val_images, images("cifar10", "test"))
-    n2 = min(P.c100_train_images, images("cifar100", "train"))
-    v2 = min(P.c100_test_images, images("cifar100", "test"))
-    fine = P.warmup_epochs + P.flat_epochs + P.cooldown_epochs
-    return [
-        Fit("burn-in", P.exp1_backbone, P.exp1_image_size, n1, P.burnin_epochs, v1, False,
-            P.exp1_batch_size),
-        Fit("fine-tuning", P.exp1_backbone, P.exp1_image_size, n1, fine, v1,
-            batch=P.exp1_batch_size),
-        *(Fit(f"member {i}", "EfficientNetB0", 32, n2, P.epochs, v2, batch=P.batch_size)
-          for i in range(1, P.num_models + 1)),
-        Fit(f"upscaled to {P.upscaled_size}x{P.upscaled_size}", "EfficientNetB0",
-            P.upscaled_size, n2, P.epochs, batch=P.batch_size),
-        Fit("32x32, BatchNorm frozen", "EfficientNetB0", 32, n2, P.epochs, batch=P.batch_size),
-    ]
-
-
-def _plan_07(P: SimpleNamespace, images: Counts) -> list[Fit]:
-    n = 3 * (P.train_per_class * 2 if P.train_per_class else images(P.dataset, "train"))
-    val = 2 * P.val_per_class if P.val_per_class else images(P.dataset, "validation")
-    size = max(P.resolutions) if 520 not in P.resolutions else 520
-    fits = []
-    for s in P.resolutions:  # transfer learning: the frozen backbone's features once per size,
-        fits += [Fit(f"features {s}", "MobileNet", s, 0, 1, n + val, False, P.batch_size),
-                 Fit(f"transfer {s}", "dense_head", 1024, n, P.transfer_epochs, val,  # then
-                     batch=P.batch_size)]  # the softmax layer on them, for all the epochs
-    return [
-        *fits,
-        *(Fit(f"blocks {b}", "MobileNet", size, n, P.fine_tune_epochs, val, batch=P.batch_size)
-          for b in P.blocks),
-        Fit("additional images", "MobileNet", size, n, P.fine_tune_epochs, val,
-            batch=P.batch_size),
-    ]
-
-
-PLANS: dict[str, Callable[[SimpleNamespace, Counts], list[Fit]]] = {
-    "01_mnist_cnn": _plan_01, "02_data_augmentation": _plan_02,
-    "03_vgg16_horse_zebra": _plan_03, "04_little_data_cats_dogs": _plan_04,
-    "05_mobilenetv2_tl_ft_ratio": _plan_05, "06_efficientnet_cifar_ensemble": _plan_06,
-    "07_motor_defects_cam_smoothgrad": _plan_07,
-}
-"""Each notebook's fits as a function of its parameters: the names match the notebook's
-``cfg.callbacks(name)``."""
-
-
-def plan(notebook: str, params: SimpleNamespace, images: Counts = document_images) -> list[Fit]:
-    return PLANS[notebook](params, images) if notebook in PLANS else []
-
-
 def minutes_allowed(mode: str) -> float | None:
     return settings.number("LAB_BUDGET_MINUTES") or SESSION_MINUTES.get(mode)
 
@@ -364,25 +262,3 @@ def duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-# --- callbacks --------------------------------------------------------------------------------
-# (the projection's callback is ``helpers.projection.Projection``, the backup's
-# ``helpers.backup.Resume``)
-
-class DryRunStop(keras.callbacks.Callback):
-    """Dry run: the fit ends after ``steps`` training batches (validation still runs once).
-    It ends the whole fit, not each epoch: Keras cannot resume a ``PyDataset`` (the lecture's
-    generators) in a new epoch after a batch loop broken off mid-epoch."""
-
-    # not async_safe: Keras reads stop_training right after each batch's callbacks; dispatched
-    # to a thread, the flag arrives steps late (on JAX those steps then meet donated buffers)
-    async_safe = False
-
-    def __init__(self, steps: int = 1) -> None:
-        super().__init__()
-        self.steps = steps
-
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if batch + 1 >= self.steps:
-            self.model.stop_training = True

@@ -1,6 +1,6 @@
 """``setup()`` and the run it returns: the top of the import graph (docs/architecture.md).
 
-``cfg = helpers.setup(notebook, params=..., datasets=..., weights=...)`` seeds everything, picks
+``cfg = helpers.setup(LESSON, params=PARAMS, datasets=..., weights=...)`` seeds everything, picks
 the mode's column of the parameter block, prepares the data and weights, sets up the devices and
 prints the banner. ``cfg`` then carries the run: ``cfg.params``, ``cfg.data[name]``,
 ``cfg.weights[name]``, ``cfg.distribution``, ``cfg.artifacts`` and ``cfg.record(**metrics)``.
@@ -19,14 +19,11 @@ from typing import Any
 import keras
 import pandas as pd
 
-from helpers import budget, projection, results, runtime, settings
+from helpers import budget, callbacks, projection, results, runtime, settings
 from helpers import datasets as ds
 from helpers import weights as wt
-from helpers.backup import Resume
 from helpers.datasets.download import rehearsal
-
-Params = Mapping[str, tuple[Any, Any, Any]]
-"""A notebook's parameter block: ``{name: (quick, full, paper)}``."""
+from helpers.lesson import Lesson, Params
 
 DRYRUN_BATCH = 4
 """A dry run's largest batch on a CPU (``LAB_DRYRUN_BATCH``): the real shape of an image, in a
@@ -50,41 +47,39 @@ def pick_params(params: Params, mode: str) -> SimpleNamespace:
     return SimpleNamespace(**chosen)
 
 
-def _dry_run_sized(params: SimpleNamespace, accelerator: str) -> list[str]:
-    """A dry run on a CPU keeps every model and the grids' extremes but caps ``*batch_size``
-    (``DRYRUN_BATCH``), ``*samples`` (SmoothGrad's noisy copies, at 2), image counts
-    (``*_images`` at 4 batches, ``*_per_class`` at 2), ``*epochs`` and ``num_*`` (06's
-    ensemble members) at 2, runs a sweep's grid (a list of more than two) at its first and
-    last entry (the smallest and largest size, the fewest and most blocks) and at any entry
-    another parameter names (05's ``batchnorm_ratio``), and takes a dataset's small stand-in
-    (``<name>_small``) where there is one; returns what it changed. With ``full_data()`` it
-    keeps the image counts and datasets (``benchmarks/host_memory.py``)."""
+def _dry_run_sized(params: SimpleNamespace, accelerator: str,
+                   caps: Mapping[str, str | int]) -> list[str]:
+    """A dry run on a CPU keeps every model and the grids' extremes, and shrinks each parameter
+    its lesson caps (``Lesson.dry_run``, the caps ``helpers.lesson.CAPS`` names): ``batch`` at
+    ``DRYRUN_BATCH`` (``LAB_DRYRUN_BATCH``), ``images`` at four batches and ``per_class`` at
+    two (``None``, every image, too), an ``int`` as the most a count may be (epochs, SmoothGrad's
+    noisy copies, ensemble members), ``grid`` at its first and last entry and at any entry
+    another parameter names (05's ``batchnorm_ratio``), ``small`` at the dataset's small
+    stand-in (``<name>_small``) where there is one; returns what it changed. With
+    ``full_data()`` it keeps the image counts and datasets (``benchmarks/host_memory.py``)."""
+    unknown = sorted(set(caps) - set(vars(params)))
+    if unknown:
+        raise ValueError(f"dry-run caps for parameters the block lacks: {', '.join(unknown)}")
     if accelerator != "CPU":
         return []
     cap = int(settings.number("LAB_DRYRUN_BATCH") or DRYRUN_BATCH)
     every_image = full_data()
     changed = []
-    for name, value in vars(params).items():
-        new = value
-        if every_image and (name.endswith(("_images", "_per_class")) or (
-                isinstance(value, str) and f"{value}_small" in ds.names())):
+    for name, how in caps.items():
+        value = new = getattr(params, name)
+        if every_image and how in ("images", "per_class", "small"):
             continue  # the memory benchmark: the data path at its full size
-        if name.endswith("batch_size"):
+        if how == "batch":
             new = min(value, cap)
-        elif name.endswith("samples") and isinstance(value, int):
-            new = min(value, 2)
-        elif name.endswith("_images") and (value is None or isinstance(value, int)):
-            new = 4 * cap if value is None else min(value, 4 * cap)  # None: every image
-        elif name.endswith("_per_class") and (value is None or isinstance(value, int)):
-            new = 2 * cap if value is None else min(value, 2 * cap)
-        elif name.endswith("epochs") and isinstance(value, int):
-            new = min(value, 2)
-        elif name.startswith("num_") and isinstance(value, int):
-            new = min(value, 2)
-        elif isinstance(value, list) and len(value) > 2:  # and what another parameter names
+        elif how in ("images", "per_class") and (value is None or isinstance(value, int)):
+            most = (4 if how == "images" else 2) * cap
+            new = most if value is None else min(value, most)  # None: every image
+        elif isinstance(how, int) and isinstance(value, int):
+            new = min(value, how)
+        elif how == "grid" and isinstance(value, list) and len(value) > 2:
             others = [v for k, v in vars(params).items() if k != name]
             new = [v for i, v in enumerate(value) if i in (0, len(value) - 1) or v in others]
-        elif isinstance(value, str) and f"{value}_small" in ds.names():
+        elif how == "small" and isinstance(value, str) and f"{value}_small" in ds.names():
             new = f"{value}_small"
         if new != value:
             setattr(params, name, new)
@@ -110,7 +105,7 @@ def precision_policy(accelerator: str) -> str:
 class Config:
     """One notebook run: what ``setup()`` decided, and where the run's outputs go."""
 
-    notebook: str
+    lesson: Lesson
     mode: str
     seed: int
     backend: str
@@ -125,6 +120,10 @@ class Config:
     started: float = field(default_factory=time.time)
     recorded: dict[str, Any] = field(default_factory=dict)
     clock: projection.Clock | None = None
+
+    @property
+    def notebook(self) -> str:
+        return self.lesson.notebook
 
     @property
     def quick(self) -> bool:
@@ -171,7 +170,7 @@ class Config:
             print(f"Dry run: nothing recorded ({', '.join(metrics)} measured on stand-ins after "
                   "one step per fit)")
             return None
-        return results.record(self.notebook, self.mode, self.recorded, self.provenance())
+        return results.record(self.lesson, self.mode, self.recorded, self.provenance())
 
     def expect(self, learned: object, message: str) -> None:
         """``assert learned, message`` for what training should have taught (an accuracy, a
@@ -184,8 +183,8 @@ class Config:
         assert learned, message
 
     def plan(self) -> list[budget.Fit]:
-        """This notebook's planned fits with this run's parameters and data counts (none when
-        the parameter block lacks what the notebook's plan reads, as in a test's setup)."""
+        """This notebook's planned fits (``Lesson.plan``) with this run's parameters and data
+        counts."""
         def images(dataset: str, split: str) -> int:
             prepared = self.data.get(dataset)
             if prepared is None:
@@ -193,10 +192,7 @@ class Config:
             counts = prepared.counts
             split = split if split in counts else next(s for s in counts if s != "train")
             return sum(counts[split].values())
-        try:
-            return budget.plan(self.notebook, self.params, images)
-        except AttributeError:
-            return []
+        return self.lesson.fits(self.params, images)
 
     def start_clock(self) -> projection.Clock:
         """The budget's clock, started now (``setup`` starts it once the data and weights are
@@ -210,11 +206,15 @@ class Config:
         callbacks("name"), ...])``: ``keras.callbacks.BackupAndRestore`` (in
         ``cfg.artifacts/backup/<name>``: rerunning the cell after a disconnect continues from
         the last finished epoch), the projection after the first epoch
-        (``helpers.projection``), and in a dry run the end of the fit after one step."""
-        backup = self.artifacts / "backup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        (``helpers.projection``), and in a dry run the end of the fit after one step. ``name``
+        must be one of the lesson's planned fits (``Lesson.plan``), if it has a plan."""
         clock = self.clock or self.start_clock()
-        found = [Resume(str(backup)), projection.Projection(clock, name)]
-        return [*found, budget.DryRunStop()] if self.dry_run else found
+        planned = [fit.name for fit in clock.fits]
+        if self.lesson.plan and name not in planned:
+            raise KeyError(f"fit {name!r} is not in {self.notebook}'s plan (its LESSON's plan "
+                           f"names: {', '.join(planned)}): add it there, so the budget sees it")
+        backup = self.artifacts / "backup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        return callbacks.for_fit(name, backup, clock, self.dry_run)
 
     def banner(self) -> str:
         version = runtime.versions()
@@ -265,7 +265,7 @@ def _resolve(entries: Iterable[str], params: SimpleNamespace) -> list[str]:
 
 
 def setup(
-    notebook: str,
+    notebook: Lesson | str,
     params: Params | None = None,
     datasets: Iterable[str] = (),
     weights: Iterable[str] = (),
@@ -274,6 +274,10 @@ def setup(
     notes: Iterable[str] = (),
 ) -> Config:
     """Seed everything, pick the mode's parameters, prepare data and weights, print the banner.
+
+    ``notebook`` is the notebook's ``LESSON`` (``helpers.lesson``: its plan, headline metric,
+    document numbers and dry-run caps), or just a name (a test's or a scratch notebook's: no
+    plan, no headline, no document numbers).
 
     ``datasets`` names entries of ``helpers.datasets``; ``weights`` names backbones of
     ``helpers.weights`` (e.g. ``"VGG16"``). An entry that names a parameter of the block is
@@ -299,7 +303,8 @@ def setup(
     chosen = pick_params(params or {}, mode)
     dry_run = runtime.dry_run()
     notes = list(notes)
-    if dry_run and (changed := _dry_run_sized(chosen, accelerator)):
+    lesson = notebook if isinstance(notebook, Lesson) else Lesson(notebook)
+    if dry_run and (changed := _dry_run_sized(chosen, accelerator, lesson.dry_run)):
         notes.append(f"dry run on a CPU, to fit its memory and time: {'; '.join(changed)}")
     policy = precision_policy(accelerator)
     split = runtime.distribution(accelerator, platforms)
@@ -308,7 +313,7 @@ def setup(
                      "not divide runs whole on every device, so every image counts once")
     keras.mixed_precision.set_global_policy(policy)
     cfg = Config(
-        notebook=notebook,
+        lesson=lesson,
         mode=mode,
         seed=seed,
         backend=backend,

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers.budget import BACKBONES, BudgetExceeded, Fit, duration, small_convnet
+from helpers.budget import ARCHITECTURES, BudgetExceeded, Fit, duration, small_convnet
 from helpers.datasets.download import one_line
 
 PROBE_STEPS = 3
@@ -176,7 +176,7 @@ def probe_model(fit: Fit) -> keras.Model:
         filters, dense = ((32, 64), 128) if fit.model == "mnist_cnn" else ((32, 32, 64), 64)
         model = small_convnet(fit.size, channels, filters, dense)
     else:
-        base = BACKBONES[fit.model](include_top=False, weights=None, pooling="avg",
+        base = ARCHITECTURES[fit.model](include_top=False, weights=None, pooling="avg",
                                     input_shape=(fit.size, fit.size, 3))
         base.trainable = fit.trains
         model = keras.Sequential([keras.Input((fit.size, fit.size, 3)), base,

@@ -2,11 +2,13 @@
 
 A notebook records through ``cfg.record(**metrics)`` (``helpers.config``), which calls
 ``record`` here: ``results/<mode>/<notebook>.json`` holds the metrics and the run's provenance
-as structured fields (data and weights kinds, backend, versions, ...). ``report()`` sets each
-measured number beside the document's. Measured numbers only ever come from a run; the
-documents' numbers live here once, in ``DOCUMENT`` (docs/architecture.md, "Results").
+as structured fields (data and weights kinds, backend, versions, ...) and the lesson's facts
+(title, headline metric and the documents' numbers, from its ``LESSON``: ``helpers.lesson``).
+``report()`` sets each measured number beside the document's. Measured numbers only ever come
+from a run; the documents' numbers live in the notebook's ``LESSON`` (docs/architecture.md,
+"Results").
 
-A run is complete once it has recorded its notebook's ``HEADLINE`` metric (every notebook
+A run is complete once it has recorded its lesson's ``headline`` metric (every notebook
 records it in its last ``cfg.record`` call; a test checks this). Until then its records go to
 ``<notebook>.partial.json``, so a run stopped between two calls never replaces an earlier
 complete record; the report says so. Files are written to a unique temporary name in the same
@@ -21,7 +23,6 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,93 +30,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import runtime, settings
-
-NOTEBOOKS = {
-    "01_mnist_cnn": "MNIST CNN (LECTURE)",
-    "02_data_augmentation": "Data augmentation (LECTURE)",
-    "03_vgg16_horse_zebra": "VGG16 fine-tuning, horse vs zebra (LECTURE)",
-    "04_little_data_cats_dogs": "Very little data, cats vs dogs, three levels (BLOG)",
-    "05_mobilenetv2_tl_ft_ratio": "MobileNetV2 transfer vs fine-tune epoch ratio (RATIO)",
-    "06_efficientnet_cifar_ensemble": "EfficientNet on CIFAR-10/100 with ensembles (CIFAR)",
-    "07_motor_defects_cam_smoothgrad": "Motor-core defects, CAM and SmoothGrad (MOTOR)",
-}
-
-# The metric each notebook's one-line summary shows (``python -m helpers run``).
-HEADLINE = {
-    "01_mnist_cnn": "test_accuracy",
-    "02_data_augmentation": "accuracy_sensible",
-    "03_vgg16_horse_zebra": "test_accuracy_pretrained",
-    "04_little_data_cats_dogs": "val_accuracy_level3",
-    "05_mobilenetv2_tl_ft_ratio": "cats_dogs_best_val_accuracy",
-    "06_efficientnet_cifar_ensemble": "ensemble_accuracy",
-    "07_motor_defects_cam_smoothgrad": "val_accuracy",
-}
-
-
-@dataclass(frozen=True)
-class DocumentNumber:
-    value: float
-    source: str
-    note: str = ""
-
-
-# (notebook, metric) -> what the document reports. Dotted metric names reach into tables,
-# e.g. "cats_dogs.tl30_ft1.final_val_loss" is metrics["cats_dogs"]["tl30_ft1"]["final_val_loss"].
-DOCUMENT: dict[tuple[str, str], DocumentNumber] = {
-    ("01_mnist_cnn", "test_accuracy"): DocumentNumber(
-        0.992, "Keras example", "LECTURE reports none; keras-io mnist_convnet reports about 99.2%"
-    ),
-    ("04_little_data_cats_dogs", "val_accuracy_level1"): DocumentNumber(0.80, "BLOG", "about"),
-    ("04_little_data_cats_dogs", "val_accuracy_level2"): DocumentNumber(0.90, "BLOG", "about"),
-    ("04_little_data_cats_dogs", "val_accuracy_level3"): DocumentNumber(
-        0.94, "BLOG", "after 50 epochs"
-    ),
-    ("05_mobilenetv2_tl_ft_ratio", "cats_dogs.tl30_ft1.final_val_loss"): DocumentNumber(
-        0.07, "RATIO", "about"
-    ),
-    ("05_mobilenetv2_tl_ft_ratio", "cats_dogs.tl0_ft31.final_val_loss"): DocumentNumber(
-        0.04, "RATIO", "about"
-    ),
-    ("05_mobilenetv2_tl_ft_ratio", "roses_tulips.tl50_ft1.best_val_accuracy"): DocumentNumber(
-        0.89, "RATIO", "about"
-    ),
-    ("05_mobilenetv2_tl_ft_ratio", "roses_tulips.tl50_ft1.final_val_loss"): DocumentNumber(
-        0.26, "RATIO", "about"
-    ),
-    ("05_mobilenetv2_tl_ft_ratio", "roses_tulips.tl0_ft51.best_val_accuracy"): DocumentNumber(
-        0.93, "RATIO", "about"
-    ),
-    ("05_mobilenetv2_tl_ft_ratio", "roses_tulips.tl0_ft51.final_val_loss"): DocumentNumber(
-        0.15, "RATIO", "about"
-    ),
-    ("06_efficientnet_cifar_ensemble", "cifar10_best_val_accuracy"): DocumentNumber(
-        0.9872, "CIFAR", "EfficientNetB5, experiment 1"
-    ),
-    ("06_efficientnet_cifar_ensemble", "cifar100_accuracy"): DocumentNumber(
-        0.55, "CIFAR", "EfficientNetB0 at 32x32, experiment 2"
-    ),
-    ("06_efficientnet_cifar_ensemble", "cifar100_macro_f1"): DocumentNumber(
-        0.55, "CIFAR", "macro average F1, experiment 2"
-    ),
-    ("06_efficientnet_cifar_ensemble", "ensemble_accuracy"): DocumentNumber(
-        0.64, "CIFAR", "about; 5 x EfficientNetB0, experiment 3"
-    ),
-    ("07_motor_defects_cam_smoothgrad", "resolution_520_val_accuracy"): DocumentNumber(
-        0.919, "MOTOR", "transfer learning at 520x520, where accuracy saturates"
-    ),
-    ("07_motor_defects_cam_smoothgrad", "resolution_520_val_loss"): DocumentNumber(
-        0.270, "MOTOR", "transfer learning at 520x520"
-    ),
-    ("07_motor_defects_cam_smoothgrad", "chosen_blocks"): DocumentNumber(
-        6, "MOTOR", "re-trained blocks with the lowest validation loss"
-    ),
-    ("07_motor_defects_cam_smoothgrad", "val_accuracy"): DocumentNumber(
-        0.979, "MOTOR", "fine-tuned, N = 6 blocks"
-    ),
-    ("07_motor_defects_cam_smoothgrad", "val_loss"): DocumentNumber(
-        0.079, "MOTOR", "fine-tuned, N = 6 blocks"
-    ),
-}
+from helpers.lesson import Lesson, named
 
 
 class ResultsError(ValueError):
@@ -179,19 +94,25 @@ def _write(path: Path, payload: Mapping[str, Any]) -> None:
         raise
 
 
+def _complete(lesson: Lesson, metrics: Mapping[str, Any]) -> bool:
+    return lesson.headline is None or lookup(metrics, lesson.headline) is not None
+
+
 def record(
-    notebook: str, mode: str, metrics: Mapping[str, Any], provenance: Mapping[str, Any]
+    lesson: Lesson | str, mode: str, metrics: Mapping[str, Any], provenance: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Write ``results/<mode>/<notebook>.json`` with ``metrics`` and ``provenance`` (plus the
-    git commit and the date); return the measured-vs-document table. Without the notebook's
-    headline metric the run is not complete yet: it goes to ``<notebook>.partial.json`` and
-    the earlier complete record stays."""
-    if notebook not in NOTEBOOKS:
-        raise ValueError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
-    complete = lookup(metrics, HEADLINE[notebook]) is not None
+    """Write ``results/<mode>/<notebook>.json`` with ``metrics``, the lesson's facts and
+    ``provenance`` (plus the git commit and the date); return the measured-vs-document table.
+    Without the lesson's headline metric the run is not complete yet: it goes to
+    ``<notebook>.partial.json`` and the earlier complete record stays. A name stands for the
+    lesson of that project notebook (``lesson.named``)."""
+    lesson = named(lesson) if isinstance(lesson, str) else lesson
+    notebook = lesson.notebook
+    complete = _complete(lesson, metrics)
     path = result_path(notebook, mode, partial=not complete)
     payload = {
         "metrics": _plain(metrics),
+        "lesson": lesson.as_record(),
         "provenance": _plain(
             {
                 **provenance,
@@ -206,9 +127,9 @@ def record(
         result_path(notebook, mode, partial=True).unlink(missing_ok=True)
     else:
         line += (f"; {result_path(notebook, mode).name} is replaced once "
-                 f"{HEADLINE[notebook]} is recorded")
+                 f"{lesson.headline} is recorded")
     print(line)
-    return shown(comparison(notebook, payload["metrics"]))
+    return shown(comparison(lesson, payload["metrics"]))
 
 
 def shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -239,7 +160,8 @@ def load(notebook: str, mode: str) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError) as err:
         raise ResultsError(f"{path} cannot be read ({err}); {_redo(notebook)}") from None
     if not (isinstance(saved, dict) and isinstance(saved.get("metrics"), dict)
-            and isinstance(saved.get("provenance"), dict)):
+            and isinstance(saved.get("provenance"), dict)
+            and isinstance(saved.get("lesson", {}), dict)):
         raise ResultsError(f"{path} holds no metrics and provenance; {_redo(notebook)}")
     return saved
 
@@ -254,8 +176,8 @@ def lookup(metrics: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def comparison(notebook: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Measured vs document: every document number of ``notebook``, then the other scalar
+def comparison(lesson: Lesson, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Measured vs document: every document number of ``lesson``, then the other scalar
     metrics (document ``None``: the document reports none)."""
     rows = [
         {
@@ -265,8 +187,7 @@ def comparison(notebook: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]
             "source": doc.source,
             "note": doc.note,
         }
-        for (nb, metric), doc in DOCUMENT.items()
-        if nb == notebook
+        for metric, doc in lesson.document.items()
     ]
     documented = {row["metric"] for row in rows}
     rows += [
@@ -294,12 +215,21 @@ def source_kinds(sources: Mapping[str, Mapping[str, Any]], empty: str) -> str:
 REPORTED = ("data", "weights", "date", "device", "backend", "git_commit")
 
 
+def recorded_lesson(notebook: str, saved: Mapping[str, Any]) -> Lesson:
+    """The lesson's facts a results record keeps (a record from before they were kept: those
+    of the project's notebook)."""
+    if "lesson" in saved:
+        return Lesson.from_record(notebook, saved["lesson"])
+    return named(notebook)
+
+
 def _rows(notebook: str, mode: str) -> list[str]:
     """The report's rows for one notebook and mode: its headline and document numbers."""
     saved = load(notebook, mode)
     if saved is None:
         return []
     metrics, prov = saved["metrics"], saved["provenance"]
+    lesson = recorded_lesson(notebook, saved)
     missing = [name for name in REPORTED if name not in prov]
     if missing:
         raise ResultsError(f"{result_path(notebook, mode)} lacks provenance "
@@ -311,8 +241,8 @@ def _rows(notebook: str, mode: str) -> list[str]:
         f"{source_kinds(prov['weights'], 'none')} | "
         f"{prov['date'][:10]}, {prov['device']}, {prov['backend']}, "
         f"{prov['git_commit']} |"
-        for row in comparison(notebook, metrics)
-        if row["document"] is not None or row["metric"] == HEADLINE[notebook]
+        for row in comparison(lesson, metrics)
+        if row["document"] is not None or row["metric"] == lesson.headline
     ]
 
 
@@ -323,8 +253,19 @@ def _unfinished(notebook: str, mode: str) -> str | None:
         return None
     shown = ("the table shows the earlier complete run" if result_path(notebook, mode).exists()
              else "no complete run is recorded")
-    return (f"{notebook} ({mode}): a run stopped before recording {HEADLINE[notebook]} "
+    try:
+        headline = json.loads(partial.read_text(encoding="utf-8"))["lesson"]["headline"]
+    except (OSError, ValueError, KeyError, TypeError):
+        headline = "its headline metric"
+    return (f"{notebook} ({mode}): a run stopped before recording {headline} "
             f"({partial}) and {shown}; rerun {notebook} to finish it")
+
+
+def recorded_notebooks(modes: tuple[str, ...]) -> list[str]:
+    """The notebooks with a results file (complete or partial) in any of ``modes``, in order."""
+    found = {path.name.split(".")[0] for mode in modes
+             if (results_dir() / mode).is_dir() for path in (results_dir() / mode).glob("*.json")}
+    return sorted(found)
 
 
 def report(modes: tuple[str, ...] = runtime.MODES) -> str:
@@ -337,7 +278,7 @@ def report(modes: tuple[str, ...] = runtime.MODES) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
-    for notebook in NOTEBOOKS:
+    for notebook in recorded_notebooks(modes):
         for mode in modes:
             try:
                 lines += _rows(notebook, mode)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import backup, experiments
+from helpers import backup, sweeps
 
 X, Y = np.linspace(0, 1, 64).reshape(16, 4), np.arange(16) % 2
 
@@ -185,7 +185,7 @@ _KILLED_SWEEP = textwrap.dedent(
     import numpy as np
     import helpers
     import keras
-    from helpers import backup, experiments
+    from helpers import backup, sweeps
 
     folder, kill = Path(sys.argv[1]), sys.argv[2] == "kill"
 
@@ -211,7 +211,7 @@ _KILLED_SWEEP = textwrap.dedent(
         return {"epochs": history.epoch, "loss": history.history["loss"]}
 
 
-    experiments.sweep(folder / "sweep.csv", [{"n": 1}, {"n": 2}], run)
+    sweeps.sweep(folder / "sweep.csv", [{"n": 1}, {"n": 2}], run)
     """
 )
 
@@ -227,7 +227,7 @@ def test_a_sweep_row_redone_after_a_kill_mid_fit_holds_every_epoch(tmp_path: Pat
     rerun = _sweep_child(tmp_path, kill=False)
     assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
     assert b"continues at epoch 4" in rerun.stdout
-    rows = experiments.read_rows(tmp_path / "sweep.csv")
+    rows = sweeps.read_rows(tmp_path / "sweep.csv")
     assert [r["n"] for r in rows] == [1, 2]
     assert all(r["epochs"] == [0, 1, 2, 3, 4] and len(r["loss"]) == 5 for r in rows)
     assert (tmp_path / "started.log").read_text().split() == ["1", "2", "2"]

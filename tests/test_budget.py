@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import backup, budget, config, explain, results, runtime
+from helpers import backup, budget, callbacks, config, explain, lesson, results, runtime
 
 # Multiply-adds per image at 224 x 224 as the papers give them (convolutions and dense layers):
 # MobileNet (Howard et al. 2017, Table 8): 569 M; MobileNetV2 (Sandler et al. 2018, Table 3):
@@ -69,7 +69,8 @@ def test_full_mode_plans_fit_the_session_and_paper_keeps_the_documents(lab_env: 
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     for notebook, params in bench.notebook_params().items():
-        full = budget.plan(notebook, config.pick_params(params, "full"))
+        full = lesson.named(notebook).fits(config.pick_params(params, "full"),
+                                           budget.document_images)
         assert sum(f.t4_seconds for f in full) <= 60 * budget.SESSION_MINUTES["full"], notebook
     paper = config.pick_params(bench.notebook_params()["07_motor_defects_cam_smoothgrad"],
                                "paper")
@@ -204,8 +205,12 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
     assert config.pick_params(block, "paper").resolutions == [224, 288, 520]
     with pytest.raises(ValueError, match=r"\(quick, full, paper\) triple"):
         config.pick_params({"epochs": (1, 2)}, "quick")
+    caps = {"batch_size": "batch", "smoothgrad_samples": 2, "train_images": "images",
+            "val_per_class": "per_class", "train_per_class": "per_class",
+            "fine_tune_epochs": 2, "dataset": "small", "resolutions": "grid", "num_models": 2,
+            "ratios": "grid"}  # batchnorm_ratio: no cap
     full = config.pick_params(block, "full")
-    changed = config._dry_run_sized(full, "CPU")
+    changed = config._dry_run_sized(full, "CPU", caps)
     assert (full.batch_size, full.smoothgrad_samples, full.dataset) == (
         config.DRYRUN_BATCH, 2, "motor_cores_small")
     assert (full.train_images, full.val_per_class, full.train_per_class) == (
@@ -215,10 +220,16 @@ def test_three_columns_and_the_dry_run_sizes() -> None:
     assert full.ratios == [(30, 1), (10, 21), (0, 31)]  # the ends, and what batchnorm_ratio names
     assert len(changed) == 9
     paper = config.pick_params(block, "paper")
-    config._dry_run_sized(paper, "CPU")
+    config._dry_run_sized(paper, "CPU", caps)
     assert paper.resolutions == [224, 520]  # a longer grid: its first and last entry
     on_gpu = config.pick_params(block, "full")
-    assert config._dry_run_sized(on_gpu, "GPU") == [] and on_gpu.batch_size == 128
+    assert config._dry_run_sized(on_gpu, "GPU", caps) == [] and on_gpu.batch_size == 128
+    uncapped = config.pick_params(block, "full")
+    assert config._dry_run_sized(uncapped, "CPU", {}) == [] and uncapped.batch_size == 128
+    with pytest.raises(ValueError, match="parameters the block lacks: epochs"):
+        config._dry_run_sized(uncapped, "CPU", {"epochs": 2})
+    with pytest.raises(ValueError, match="unknown dry-run cap"):
+        lesson.Lesson("99_x", dry_run={"batch_size": "tiny"})
 
 
 def test_a_dry_run_needs_full_or_paper(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,7 +265,8 @@ def test_smoothgrad_memory_does_not_grow_with_samples() -> None:
 
 def test_the_plan_is_printed_with_the_budget(lab_env: Path) -> None:
     params = SimpleNamespace(img_size=150, epochs=30, exercise_epochs=30, batch_size=32)
-    text = budget.describe(budget.plan("03_vgg16_horse_zebra", params), "full")
+    fits = lesson.named("03_vgg16_horse_zebra").fits(params, budget.document_images)
+    text = budget.describe(fits, "full")
     assert text.startswith("Plan          3 fits")
     assert "fine-tuning  VGG16 150px  40 x 30 epochs, batch 32, the lecture's generator" in text
     assert "Budget        90 min (full)" in text
@@ -279,7 +291,7 @@ def test_a_dry_run_fit_ends_after_one_step() -> None:
 
     history = _tiny_model().fit(np.zeros((64, 4)), np.zeros(64), batch_size=8, epochs=3,
                                 validation_data=(np.zeros((8, 4)), np.zeros(8)),
-                                callbacks=[Count(), budget.DryRunStop()], verbose=0)
+                                callbacks=[Count(), callbacks.DryRunStop()], verbose=0)
     assert history.epoch == [0] and steps == [0] and "val_loss" in history.history
 
 
@@ -289,8 +301,10 @@ def test_the_memory_benchmarks_dry_run_keeps_every_image(monkeypatch: pytest.Mon
              "dataset": ("motor_cores_small", "motor_cores", "motor_cores"),
              "fine_tune_epochs": (2, 20, 60)}
     monkeypatch.setenv("LAB_DRYRUN_DATA", "full")
+    caps = {"batch_size": "batch", "train_images": "images", "train_per_class": "per_class",
+            "dataset": "small", "fine_tune_epochs": 2}
     full = config.pick_params(block, "full")
-    changed = config._dry_run_sized(full, "CPU")
+    changed = config._dry_run_sized(full, "CPU", caps)
     assert (full.train_images, full.train_per_class, full.dataset) == (50_000, None,
                                                                          "motor_cores")
     assert (full.batch_size, full.fine_tune_epochs) == (config.DRYRUN_BATCH, 2)  # still capped

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from helpers import __main__ as cli
-from helpers import datasets, runner
+from helpers import course_run, datasets
 from helpers.datasets import Remote, motor_cores
 from tests.conftest import dead_url
 
@@ -82,10 +82,10 @@ def test_run_summary_table(lab_env) -> None:
             }
         )
     )
-    table = runner.summary(
+    table = course_run.summary(
         [
-            runner.RunOutcome("01_mnist_cnn", True, 61.2),
-            runner.RunOutcome("02_data_augmentation", False, 3.0, "ValueError: x"),
+            course_run.RunOutcome("01_mnist_cnn", True, 61.2),
+            course_run.RunOutcome("02_data_augmentation", False, 3.0, "ValueError: x"),
         ],
         "quick",
     )
@@ -111,10 +111,10 @@ def test_notebook_selection(monkeypatch, tmp_path) -> None:
     for stem in ("01_mnist_cnn", "02_data_augmentation"):
         (tmp_path / "notebooks" / f"{stem}.ipynb").write_text("{}")
     monkeypatch.setenv("LAB_HOME", str(tmp_path))
-    assert [p.stem for p in runner.notebook_paths(["2"])] == ["02_data_augmentation"]
-    assert len(runner.notebook_paths()) == 2
+    assert [p.stem for p in course_run.notebook_paths(["2"])] == ["02_data_augmentation"]
+    assert len(course_run.notebook_paths()) == 2
     try:
-        runner.notebook_paths(["09"])
+        course_run.notebook_paths(["09"])
     except SystemExit as err:
         assert "01_mnist_cnn" in str(err)
     else:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import config, experiments, runtime
+from helpers import config, runtime, sweeps
 
 
 @pytest.fixture
@@ -89,8 +89,8 @@ def test_new_weights_do_not_reuse_old_sweeps(offline_home, monkeypatch, tmp_path
         runs.append(cfg_row["n"])
         return {"val_accuracy": 0.5}
 
-    experiments.sweep(first.artifacts / "ratios.csv", [{"n": 1}], run)
-    experiments.sweep(first.artifacts / "ratios.csv", [{"n": 1}], run)
+    sweeps.sweep(first.artifacts / "ratios.csv", [{"n": 1}], run)
+    sweeps.sweep(first.artifacts / "ratios.csv", [{"n": 1}], run)
     assert runs == [1]  # the same sources: the finished row is reused
 
     mirror = tmp_path / "mirror"
@@ -103,7 +103,7 @@ def test_new_weights_do_not_reuse_old_sweeps(offline_home, monkeypatch, tmp_path
                           "backbone": ("MobileNetV2_96", "MobileNetV2_160", "MobileNetV2_160")})
     assert second.weights["MobileNetV2_96"].kind == "imagenet"
     assert second.artifacts != first.artifacts
-    experiments.sweep(second.artifacts / "ratios.csv", [{"n": 1}], run)
+    sweeps.sweep(second.artifacts / "ratios.csv", [{"n": 1}], run)
     assert runs == [1, 1]
 
 

@@ -1,20 +1,22 @@
 """Notebook conventions (docs/architecture.md): no outputs committed, the Colab install from the
-one repository URL, ``helpers`` imported before Keras, setup first, results recorded by the run,
-README in step.
+one repository URL, ``helpers`` imported before Keras, the lesson's facts and setup first, every
+fit planned, results recorded by the run, README in step.
 
 The notebooks themselves are executed by nbval (``make test`` runs ``--nbval-lax notebooks``).
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 
 import helpers
-from helpers import results
+from helpers import budget, config, lesson
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +33,7 @@ def source(cell: dict) -> str:
 
 def test_there_are_notebooks_and_each_is_in_the_course_map() -> None:
     assert NOTEBOOKS, "no notebooks found"
-    assert {p.stem for p in NOTEBOOKS} <= set(results.NOTEBOOKS)
+    assert {lesson.load(p).notebook for p in NOTEBOOKS} == {p.stem for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -46,12 +48,54 @@ def test_first_code_cell_installs_on_colab_and_sets_up(path: Path) -> None:
     first = source(next(c for c in cells(path) if c["cell_type"] == "code"))
     assert 'if "google.colab" in sys.modules:' in first
     assert f"git+{helpers.REPOSITORY_URL}" in first
-    assert f'helpers.setup(\n    "{path.stem}"' in first or f'helpers.setup("{path.stem}"' in first
+    code = [c for c in cells(path) if c["cell_type"] == "code"]
+    # then the lesson's facts (folded on Colab), then the parameter block and setup()
+    assert code[1]["metadata"]["tags"] == ["lesson"] and "LESSON = Lesson(" in source(code[1])
+    assert source(code[1]).startswith("# @title") and code[1]["metadata"]["cellView"] == "form"
+    assert code[2]["metadata"]["tags"] == ["parameters"]
+    assert "cfg = helpers.setup(\n    LESSON,\n    params=PARAMS," in source(code[2])
     imports = [line.split("#")[0].strip() for line in first.splitlines()
                if line.startswith(("import ", "from "))]
     assert imports.index("import helpers") < imports.index("import keras"), (
         "import helpers first: it picks the Keras backend before Keras loads"
     )
+
+
+def _fit_names(path: Path) -> list[ast.expr]:
+    """The first argument of every ``cfg.callbacks(...)`` call in the notebook's code."""
+    code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
+    code = "\n".join(line[:len(line) - len(line.lstrip())] + "pass"
+                     if line.lstrip().startswith(("%", "!")) else line
+                     for line in code.splitlines())
+    return [node.args[0] for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "callbacks" and getattr(node.func.value, "id", "") == "cfg"]
+
+
+def _pattern(node: ast.expr) -> str:
+    """A fit name as a regular expression: an f-string's fields match anything."""
+    if isinstance(node, ast.Constant):
+        return re.escape(node.value)
+    assert isinstance(node, ast.JoinedStr), ast.unparse(node)
+    return "".join(re.escape(part.value) if isinstance(part, ast.Constant) else ".+"
+                   for part in node.values)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("mode", ["quick", "full", "paper"])
+def test_every_fit_a_notebook_runs_is_in_its_plan(path: Path, mode: str) -> None:
+    """Each ``cfg.callbacks(name)`` names a fit of the lesson's plan in every mode (the budget
+    guard and the T4 estimate see only planned fits; ``cfg.callbacks`` refuses the others)."""
+    facts = lesson.load(path)
+    planned = [fit.name for fit in facts.fits(config.pick_params(facts.params, mode),
+                                              budget.document_images)]
+    names = _fit_names(path)
+    assert names, "no cfg.callbacks(...) call"
+    for node in names:
+        if isinstance(node, ast.Name):
+            continue  # a variable: cfg.callbacks checks it when the notebook runs
+        assert any(re.fullmatch(_pattern(node), name) for name in planned), (
+            f"{ast.unparse(node)} is not in the plan: {planned}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

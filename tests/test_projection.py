@@ -13,6 +13,7 @@ import pytest
 
 from helpers import backup, budget, config, projection
 from helpers.budget import Fit
+from helpers.callbacks import DryRunStop
 
 
 def _level_fits() -> list[Fit]:
@@ -159,7 +160,7 @@ def test_the_fit_callbacks_let_keras_dispatch_batches_asynchronously(
     if keras.src.backend.IS_THREAD_SAFE:
         assert listed._async_train and listed._async_test
     # a dry run's stop must reach Keras after the first batch, not some batches later
-    assert not budget.DryRunStop().async_safe
+    assert not DryRunStop().async_safe
 
 
 @pytest.mark.parametrize(("mode", "dry", "env", "wanted"),

@@ -7,14 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from helpers import config, results
+from helpers import config, lesson, results
 
 
 @pytest.fixture
 def cfg(lab_env, monkeypatch):
     monkeypatch.setenv("LAB_OFFLINE", "1")
     monkeypatch.setenv("LAB_HOME", str(lab_env))
-    return config.setup("01_mnist_cnn", datasets=["mnist"])
+    facts = lesson.named("01_mnist_cnn")
+    return config.setup(facts, params=facts.params, datasets=["mnist"])
 
 
 def test_record_writes_metrics_and_provenance(cfg, lab_env) -> None:
@@ -53,10 +54,12 @@ def test_lookup_reaches_into_tables() -> None:
 
 
 def test_document_numbers_belong_to_known_notebooks() -> None:
-    assert set(results.HEADLINE) == set(results.NOTEBOOKS)
-    assert {nb for nb, _ in results.DOCUMENT} <= set(results.NOTEBOOKS)
-    assert results.DOCUMENT[("06_efficientnet_cifar_ensemble", "cifar100_accuracy")].value == 0.55
-    assert results.DOCUMENT[("04_little_data_cats_dogs", "val_accuracy_level3")].value == 0.94
+    lessons = [lesson.load(path) for path in lesson.course()]
+    assert all(facts.headline and facts.title for facts in lessons)
+    assert [facts.notebook for facts in lessons] == [path.stem for path in lesson.course()]
+    cifar = lesson.named("06_efficientnet_cifar_ensemble").document["cifar100_accuracy"]
+    assert cifar.value == 0.55
+    assert lesson.named("04_little_data_cats_dogs").document["val_accuracy_level3"].value == 0.94
 
 
 def test_report_reads_the_structured_fields(cfg) -> None:

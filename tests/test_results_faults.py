@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import __main__ as cli
-from helpers import results
+from helpers import lesson, results
 
 ROOT = Path(__file__).resolve().parents[1]
 PROV = {"mode": "quick", "backend": "tensorflow", "device": "CPU", "data": {}, "weights": {}}
@@ -88,11 +88,11 @@ def test_an_unfinished_first_run_is_reported_as_such(lab_env) -> None:
                                      f"run is recorded; rerun {NB02} to finish it")
 
 
-@pytest.mark.parametrize("notebook", list(results.NOTEBOOKS))
+@pytest.mark.parametrize("notebook", [path.stem for path in lesson.course()])
 def test_each_notebook_records_its_headline_in_its_last_record(notebook) -> None:
     """What "complete" rests on: a run has recorded everything once its headline is in."""
     cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
     calls = ["".join(c["source"]) for c in cells["cells"]
              if c["cell_type"] == "code" and "cfg.record(" in "".join(c["source"])]
     last = calls[-1][calls[-1].rindex("cfg.record("):]
-    assert f"{results.HEADLINE[notebook].split('.')[0]}=" in last
+    assert f"{lesson.named(notebook).headline.split('.')[0]}=" in last

@@ -1,12 +1,12 @@
-"""helpers.training: reading a merged two-phase history (the two fits are notebook 05's code)."""
+"""helpers.histories: reading a merged two-phase history (the two fits are notebook 05's code)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from helpers import training
-from helpers.training import FINE_TUNING, TRANSFER_LEARNING
+from helpers import histories
+from helpers.histories import FINE_TUNING, TRANSFER_LEARNING
 
 HISTORY = {
     "epoch": [1, 2, 3, 4, 5],
@@ -23,9 +23,9 @@ def _one_phase(phase: str) -> dict:
 
 
 def test_as_frame_survives_a_sweep_csv_round_trip() -> None:
-    frame = training.as_frame(HISTORY)
-    pd.testing.assert_frame_equal(training.as_frame(frame.to_dict("list")), frame)
-    assert training.as_frame(frame) is not frame  # a copy: the caller's frame stays as it was
+    frame = histories.as_frame(HISTORY)
+    pd.testing.assert_frame_equal(histories.as_frame(frame.to_dict("list")), frame)
+    assert histories.as_frame(frame) is not frame  # a copy: the caller's frame stays as it was
 
 
 @pytest.mark.parametrize(("history", "starts"), [
@@ -34,11 +34,11 @@ def test_as_frame_survives_a_sweep_csv_round_trip() -> None:
     (_one_phase(TRANSFER_LEARNING), None),
 ])
 def test_fine_tuning_starts_between_the_phases(history, starts) -> None:
-    assert training.fine_tuning_starts(history) == starts
+    assert histories.fine_tuning_starts(history) == starts
 
 
 def test_summarise_against_pandas() -> None:
-    s = training.summarise(HISTORY)
+    s = histories.summarise(HISTORY)
     frame = pd.DataFrame(HISTORY)
     assert s["best_val_accuracy"] == frame["val_accuracy"].max() == 0.90
     assert s["final_val_accuracy"] == 0.89
@@ -48,12 +48,12 @@ def test_summarise_against_pandas() -> None:
     assert s["final_train_accuracy"] == 0.97
     assert s["accuracy_gap"] == pytest.approx(0.97 - 0.89)
     assert s["loss_gap"] == pytest.approx(0.33 - 0.2)
-    assert training.epochs_to_reach([0.5, 0.5, 0.5]) == 1
-    assert training.summarise(HISTORY, share=0.99)["epochs_to_99pct_best"] == 4
+    assert histories.epochs_to_reach([0.5, 0.5, 0.5]) == 1
+    assert histories.summarise(HISTORY, share=0.99)["epochs_to_99pct_best"] == 4
 
 
 def test_fine_tuning_jump_compares_last_tl_with_first_ft_epoch() -> None:
-    jump = training.fine_tuning_jump(HISTORY)
+    jump = histories.fine_tuning_jump(HISTORY)
     assert jump["accuracy"] == pytest.approx(0.60 - 0.85)  # training accuracy drops
     assert jump["loss"] == pytest.approx(0.7 - 0.4)
     assert jump["val_accuracy"] == pytest.approx(0.88 - 0.86)
@@ -62,4 +62,4 @@ def test_fine_tuning_jump_compares_last_tl_with_first_ft_epoch() -> None:
 
 @pytest.mark.parametrize("phase", [TRANSFER_LEARNING, FINE_TUNING])
 def test_no_jump_in_a_single_phase_run(phase) -> None:
-    assert training.fine_tuning_jump(_one_phase(phase)) is None
+    assert histories.fine_tuning_jump(_one_phase(phase)) is None

@@ -1,11 +1,11 @@
-"""helpers.runner: a finished run's artifacts are cleared before the next run; an interrupted
+"""helpers.course_run: a finished run's artifacts are cleared before the next run; an interrupted
 run's are kept so its sweeps resume (``make run`` trains what its executed notebooks show)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import runner, runtime
+from helpers import course_run, runtime
 
 
 def _course(tmp_path: Path, monkeypatch) -> Path:
@@ -27,12 +27,12 @@ def test_a_finished_run_is_not_replayed_but_an_interrupted_one_resumes(tmp_path,
         seen.append((artifacts / "sweep.csv").exists())
         artifacts.mkdir(parents=True, exist_ok=True)
         (artifacts / "sweep.csv").write_text("n\n1\n")
-        return runner.RunOutcome(path.stem, ok, 1.0, "" if ok else "killed")
+        return course_run.RunOutcome(path.stem, ok, 1.0, "" if ok else "killed")
 
-    monkeypatch.setattr(runner, "execute", lambda p, o: execute(p, o, ok=False))
-    assert runner.run() == 1  # interrupted: its rows stay for the next run
-    monkeypatch.setattr(runner, "execute", execute)
-    runner.run()  # resumes from them, then finishes
-    runner.run()  # the last run finished: starts from nothing
+    monkeypatch.setattr(course_run, "execute", lambda p, o: execute(p, o, ok=False))
+    assert course_run.run() == 1  # interrupted: its rows stay for the next run
+    monkeypatch.setattr(course_run, "execute", execute)
+    course_run.run()  # resumes from them, then finishes
+    course_run.run()  # the last run finished: starts from nothing
     assert seen == [False, True, False]
-    assert (artifacts / runner.FINISHED).exists()
+    assert (artifacts / course_run.FINISHED).exists()

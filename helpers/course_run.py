@@ -75,7 +75,8 @@ def summary(outcomes: Sequence[RunOutcome], mode: str) -> str:
     for o in outcomes:
         saved = results.load(o.notebook, mode) if o.ok else None
         if saved:
-            prov, metric = saved["provenance"], results.HEADLINE.get(o.notebook, "")
+            prov = saved["provenance"]
+            metric = results.recorded_lesson(o.notebook, saved).headline or ""
             value = results.lookup(saved["metrics"], metric)
             shown = f"{metric} = {value:.4f}" if isinstance(value, float) else f"{metric} = {value}"
             rows.append(

@@ -1,4 +1,4 @@
-"""helpers.experiments: a sweep killed midway resumes with nothing finished lost or duplicated."""
+"""helpers.sweeps: a sweep killed midway resumes with nothing finished lost or duplicated."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import backup, experiments
+from helpers import backup, sweeps
 
 GRID = [{"tl": tl, "ft": 3 - tl} for tl in (3, 2, 1, 0)]
 
@@ -19,7 +19,7 @@ CHILD = textwrap.dedent(
     """
     import os, sys, json
     from pathlib import Path
-    from helpers import experiments
+    from helpers import sweeps
 
     path, kill_at, log = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     grid = [{"tl": tl, "ft": 3 - tl} for tl in (3, 2, 1, 0)]
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
         history = [1.0, 0.5, 0.25][: config["ft"]]
         return {"val_accuracy": 0.5 + 0.1 * config["ft"], "history": history}
 
-    experiments.sweep(path, grid, run)
+    sweeps.sweep(path, grid, run)
     """
 )
 
@@ -58,11 +58,11 @@ def _started(tmp_path: Path) -> list[str]:
 
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     assert _child(tmp_path, kill_at=1) == 9  # killed during the third run
-    finished = experiments.read_rows(tmp_path / "sweep.csv")
+    finished = sweeps.read_rows(tmp_path / "sweep.csv")
     assert [(r["tl"], r["ft"]) for r in finished] == [(3, 0), (2, 1)]
 
     assert _child(tmp_path, kill_at=-1) == 0  # the rerun
-    rows = experiments.read_rows(tmp_path / "sweep.csv")
+    rows = sweeps.read_rows(tmp_path / "sweep.csv")
     assert [(r["tl"], r["ft"]) for r in rows] == [(3, 0), (2, 1), (1, 2), (0, 3)]
     # finished runs were not redone; only the cut-off run (tl=1) ran twice
     assert _started(tmp_path).count('{"tl": 1, "ft": 2}') == 2
@@ -88,13 +88,13 @@ def test_torn_or_malformed_last_row_is_dropped_and_redone(tmp_path: Path, torn: 
         calls.append(config["tl"])
         return {"score": config["tl"] * 2}
 
-    experiments.sweep(path, GRID[:2], run)
+    sweeps.sweep(path, GRID[:2], run)
     finished = path.read_text()
     with open(path, "a") as fh:
         fh.write(torn)
-    assert len(experiments.read_rows(path)) == 2
+    assert len(sweeps.read_rows(path)) == 2
     assert path.read_text() == finished  # the torn row is gone from the file
-    table = experiments.sweep(path, GRID, run)
+    table = sweeps.sweep(path, GRID, run)
     assert calls == [3, 2, 1, 0]
     assert list(table["score"]) == [6, 4, 2, 0]
     assert path.read_text().count("\n") == 5
@@ -103,32 +103,32 @@ def test_torn_or_malformed_last_row_is_dropped_and_redone(tmp_path: Path, torn: 
 def test_torn_header_starts_the_file_again(tmp_path: Path) -> None:
     path = tmp_path / "sweep.csv"
     path.write_text("tl,f")
-    table = experiments.sweep(path, GRID[:1], lambda c: {"score": 1})
+    table = sweeps.sweep(path, GRID[:1], lambda c: {"score": 1})
     assert list(table["score"]) == [1]
     assert path.read_text().splitlines()[0] == "tl,ft,score,seconds"
 
 
 def test_malformed_row_before_the_last_is_an_error_naming_its_line(tmp_path: Path) -> None:
     path = tmp_path / "sweep.csv"
-    experiments.sweep(path, GRID[:2], lambda c: {"score": 1})
+    sweeps.sweep(path, GRID[:2], lambda c: {"score": 1})
     lines = path.read_text().splitlines(keepends=True)
     path.write_text(lines[0] + "3,0\n" + lines[2])
     with pytest.raises(ValueError, match="line 2 has 2 fields, the header 4"):
-        experiments.read_rows(path)
+        sweeps.read_rows(path)
 
 
 def test_table_follows_grid_order_and_reports_seconds(tmp_path: Path) -> None:
-    table = experiments.sweep(tmp_path / "s.csv", GRID, lambda c: {"score": c["ft"]})
-    again = experiments.sweep(tmp_path / "s.csv", list(reversed(GRID)), lambda c: 1 / 0)
+    table = sweeps.sweep(tmp_path / "s.csv", GRID, lambda c: {"score": c["ft"]})
+    again = sweeps.sweep(tmp_path / "s.csv", list(reversed(GRID)), lambda c: 1 / 0)
     assert list(again["tl"]) == [0, 1, 2, 3]  # all reused: the failing run() is never called
-    assert (table[experiments.SECONDS] >= 0).all()
+    assert (table[sweeps.SECONDS] >= 0).all()
 
 
 def test_bad_grids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="empty"):
-        experiments.sweep(tmp_path / "s.csv", [], lambda c: {})
+        sweeps.sweep(tmp_path / "s.csv", [], lambda c: {})
     with pytest.raises(ValueError, match="keys"):
-        experiments.sweep(tmp_path / "s.csv", [{"a": 1}, {"b": 2}], lambda c: {})
+        sweeps.sweep(tmp_path / "s.csv", [{"a": 1}, {"b": 2}], lambda c: {})
 
 
 # A sweep in a child process whose first run waits, so that the sweep stays live (issue 23).
@@ -136,13 +136,13 @@ LIVE = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from helpers import experiments
+    from helpers import sweeps
 
     def run(config):
         print("running", flush=True)
         time.sleep(300)
 
-    experiments.sweep(Path(sys.argv[1]), [{"tl": 3, "ft": 0}], run)
+    sweeps.sweep(Path(sys.argv[1]), [{"tl": 3, "ft": 0}], run)
     """
 )
 
@@ -153,11 +153,11 @@ def test_a_sweep_another_process_is_running_is_refused_in_one_line(tmp_path: Pat
     try:
         assert live.stdout is not None and live.stdout.readline() == b"running\n"
         with pytest.raises(backup.InUse) as refused:
-            experiments.sweep(path, GRID, lambda c: {"score": 1})
+            sweeps.sweep(path, GRID, lambda c: {"score": 1})
         message = str(refused.value)
         assert f"pid {live.pid}" in message and str(path) in message and "\n" not in message
     finally:
         live.kill()  # the system releases a dead process's lock
         live.wait()
-    table = experiments.sweep(path, GRID, lambda c: {"score": c["tl"]})
-    assert list(table["score"]) == [3, 2, 1, 0] and len(experiments.read_rows(path)) == 4
+    table = sweeps.sweep(path, GRID, lambda c: {"score": c["tl"]})
+    assert list(table["score"]) == [3, 2, 1, 0] and len(sweeps.read_rows(path)) == 4

@@ -1,0 +1,43 @@
+"""The callbacks every fit of the course gets (docs/architecture.md, "Budgets").
+
+``for_fit`` is what ``cfg.callbacks(name)`` returns: ``helpers.backup.Resume`` (rerunning the
+cell after a disconnect continues from the last finished epoch), ``helpers.projection.
+Projection`` (the measured time against the budget, after the first epoch) and, in a dry run,
+``DryRunStop`` (the fit ends after one step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from helpers import projection
+from helpers.backup import Resume
+
+
+class DryRunStop(keras.callbacks.Callback):
+    """Dry run: the fit ends after ``steps`` training batches (validation still runs once).
+    It ends the whole fit, not each epoch: Keras cannot resume a ``PyDataset`` (the lecture's
+    generators) in a new epoch after a batch loop broken off mid-epoch."""
+
+    # not async_safe: Keras reads stop_training right after each batch's callbacks; dispatched
+    # to a thread, the flag arrives steps late (on JAX those steps then meet donated buffers)
+    async_safe = False
+
+    def __init__(self, steps: int = 1) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if batch + 1 >= self.steps:
+            self.model.stop_training = True
+
+
+def for_fit(name: str, backup: Path, clock: projection.Clock,
+            dry_run: bool) -> list[keras.callbacks.Callback]:
+    """The callbacks of the planned fit ``name``, backed up in ``backup``."""
+    found = [Resume(str(backup)), projection.Projection(clock, name)]
+    return [*found, DryRunStop()] if dry_run else found
