@@ -19,7 +19,7 @@ from typing import Any
 import keras
 import pandas as pd
 
-from helpers import budget, callbacks, projection, results, runtime, settings
+from helpers import budget, callbacks, depthwise, projection, results, runtime, settings
 from helpers import datasets as ds
 from helpers import weights as wt
 from helpers.datasets.download import rehearsal
@@ -288,7 +288,8 @@ def setup(
     raises ``DataUnavailable`` with the URL(s) and the cache path to place the file by hand (a
     dry run, ``LAB_DRYRUN=1``, takes the stand-ins and random weights, and says so).
 
-    Also sets the Keras dtype policy (``precision_policy``: mixed precision on a GPU/TPU),
+    Also sets the Keras dtype policy (``precision_policy``: mixed precision on a GPU/TPU), on
+    JAX on a CPU the faster depthwise convolution (``helpers.depthwise``),
     prints the plan of the notebook's fits (``helpers.budget``) and, in full and paper mode,
     times a few steps of each distinct fit on this device (``helpers.projection.probe``): a
     run whose measured time cannot finish within the budget stops here, before the long work,
@@ -312,6 +313,9 @@ def setup(
         notes.append(f"{split.name}: an epoch's last batch that {split.replicas} devices do "
                      "not divide runs whole on every device, so every image counts once")
     keras.mixed_precision.set_global_policy(policy)
+    if depthwise.fast_depthwise_on_cpu():
+        notes.append("JAX on a CPU: large depthwise convolutions computed as shifted "
+                     "multiply-adds (helpers.depthwise): the same result, computed faster")
     cfg = Config(
         lesson=lesson,
         mode=mode,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from helpers import models
+from helpers import depthwise, models
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_depthwise_by_shifts_equals_xla_and_its_gradient(size, kernel, strides, 
             dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=4)
 
     def shifts(x, k):
-        return models.depthwise_by_shifts(x, k, strides, padding, dilation)
+        return depthwise.depthwise_by_shifts(x, k, strides, padding, dilation)
 
     np.testing.assert_allclose(shifts(x, k), xla(x, k), rtol=1e-5, atol=1e-5)
     for argnum in (0, 1):
@@ -98,22 +98,22 @@ def test_fast_depthwise_only_on_jax_cpu_and_keras_layers_agree(monkeypatch):
     layer = layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)
     x = np.random.default_rng(0).normal(size=(2, 9, 9, 3)).astype("float32")
     before = keras.ops.convert_to_numpy(layer(x))
-    active = models.fast_depthwise_on_cpu()
+    active = depthwise.fast_depthwise_on_cpu()
     if keras.backend.backend() != "jax":
         assert not active
         return
     import jax
 
     assert active == (jax.default_backend() == "cpu")
-    assert models.fast_depthwise_on_cpu() == active  # idempotent
+    assert depthwise.fast_depthwise_on_cpu() == active  # idempotent
     calls = []
-    shifts = models.depthwise_by_shifts
-    monkeypatch.setattr(models, "depthwise_by_shifts", lambda *a: calls.append(1) or shifts(*a))
-    monkeypatch.setattr(models, "SHIFTS_ABOVE", 1e9)  # a small layer: XLA's own convolution
+    shifts = depthwise.depthwise_by_shifts
+    monkeypatch.setattr(depthwise, "depthwise_by_shifts", lambda *a: calls.append(1) or shifts(*a))
+    monkeypatch.setattr(depthwise, "SHIFTS_ABOVE", 1e9)  # a small layer: XLA's own convolution
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), before, rtol=1e-5,
                                atol=1e-5)
     assert calls == []
-    monkeypatch.setattr(models, "SHIFTS_ABOVE", 0)  # every layer: the shifted form
+    monkeypatch.setattr(depthwise, "SHIFTS_ABOVE", 0)  # every layer: the shifted form
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), before, rtol=1e-5,
                                atol=1e-5)
     assert calls == [1] if active else calls == []
@@ -121,9 +121,9 @@ def test_fast_depthwise_only_on_jax_cpu_and_keras_layers_agree(monkeypatch):
 
 def test_xla_cost_counts_the_expanded_convolution():
     # MobileNet at 128 px: block 7 (8x8x512, 3x3) is above the threshold, block 1 below
-    assert models._xla_cost((None, 8, 8, 512), (3, 3, 512, 1), 1) > models.SHIFTS_ABOVE
-    assert models._xla_cost((None, 64, 64, 32), (3, 3, 32, 1), 1) < models.SHIFTS_ABOVE
-    assert models._xla_cost((None, 10, 10, 4), (3, 3, 4, 2), 2) == 9 * 4 * 4 * 2 * 25
+    assert depthwise._xla_cost((None, 8, 8, 512), (3, 3, 512, 1), 1) > depthwise.SHIFTS_ABOVE
+    assert depthwise._xla_cost((None, 64, 64, 32), (3, 3, 32, 1), 1) < depthwise.SHIFTS_ABOVE
+    assert depthwise._xla_cost((None, 10, 10, 4), (3, 3, 4, 2), 2) == 9 * 4 * 4 * 2 * 25
 
 
 def test_calibration_in_chunks_averages_the_batch_statistics() -> None:
