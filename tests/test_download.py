@@ -17,8 +17,8 @@ from helpers.datasets.download import (
     candidate_urls,
     check_file,
     download,
-    extract,
 )
+from helpers.datasets.unpack import extract
 from tests.conftest import dead_url
 from tests.rehearsal import tar_add, zip_bytes
 

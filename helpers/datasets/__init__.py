@@ -21,7 +21,6 @@ import importlib
 import os
 import pickle
 import pkgutil
-import shutil
 import tarfile
 import zipfile
 import zlib
@@ -49,6 +48,7 @@ from helpers.datasets.folder import (
     skipped_text,
 )
 from helpers.datasets.manifest import MANIFEST, Manifest
+from helpers.datasets.unpack import build_then_rename
 from helpers.runtime import cache_dir, downloads_dir, ensure_writable
 
 __all__ = [
@@ -241,20 +241,10 @@ def _tmp(folder: Path) -> Path:
 
 
 def _build(folder: Path, build: Callable[[Path], Manifest]) -> Path:
-    """Build into a temporary sibling, removed again if the build fails, then rename; the
+    """Build into a temporary sibling, then rename (``unpack.build_then_rename``); the
     manifest, written last, marks the build complete, so an interrupted one is redone."""
-    tmp = _tmp(folder)
     ensure_writable(folder.parent)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        build(tmp).write(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.replace(folder)
-    return folder
+    return build_then_rename(folder, lambda tmp: build(tmp).write(tmp))
 
 
 def _kind(dataset: Dataset, real: bool) -> str:

@@ -29,7 +29,7 @@ from helpers.datasets import (
     register,
     scan_image_folder,
 )
-from helpers.datasets.download import extract
+from helpers.datasets.unpack import extract
 from helpers.synth.animals import cat_or_dog, write_split
 
 FILENAME = "cats_and_dogs_filtered.zip"

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from helpers.datasets import UNPACKED, Dataset, DatasetError, Manifest, Remote, register
-from helpers.datasets.download import extract
+from helpers.datasets.unpack import extract
 from helpers.synth.cifar import cifar_like
 
 _KRIZ = "https://www.cs.toronto.edu/~kriz/"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tarfile
 import urllib.error
@@ -70,7 +69,7 @@ class Remote:
 
 
 @dataclass(frozen=True)
-class Problem:
+class FileProblem:
     """Why a file is not a good copy: ``short`` for a banner, ``detail`` (expected vs found)."""
 
     short: str
@@ -149,7 +148,7 @@ def _web_page(path: Path) -> bool:
     return head.startswith(WEB_PAGE_STARTS)
 
 
-def check_file(path: Path, remote: Remote) -> Problem | None:
+def check_file(path: Path, remote: Remote) -> FileProblem | None:
     """Why ``path`` is not a good copy of ``remote``, or ``None``: its checksum where one is
     published (``expected_checksum``), else its structure (module docstring)."""
     page = " (it is a web page: an error or sign-in page saved under the file's name)"
@@ -160,18 +159,19 @@ def check_file(path: Path, remote: Remote) -> Problem | None:
         if found == expected.lower():
             return None
         note = page if _web_page(path) else ""
-        return Problem("checksum mismatch", f"{algo} expected {expected}, found {found}{note}")
+        return FileProblem("checksum mismatch", f"{algo} expected {expected}, found {found}{note}")
     if path.stat().st_size == 0:
-        return Problem("empty file")
+        return FileProblem("empty file")
     if _web_page(path):
-        return Problem("a web page, not the file", "an error or sign-in page saved under its name")
+        return FileProblem("a web page, not the file",
+                           "an error or sign-in page saved under its name")
     name = remote.filename.lower()
     if not name.endswith(ARCHIVE_SUFFIXES):
         return None
     return archive_problem(path, "zip" if name.endswith(".zip") else "tar", remote.layout or {})
 
 
-def archive_problem(path: Path, kind: str, layout: Mapping[str, int]) -> Problem | None:
+def archive_problem(path: Path, kind: str, layout: Mapping[str, int]) -> FileProblem | None:
     """Why the ``kind`` (``zip`` or ``tar``) archive at ``path`` cannot be used: it does not
     open, a member is damaged (zip CRC, truncated data), or a ``layout`` folder holds too few
     files."""
@@ -179,21 +179,22 @@ def archive_problem(path: Path, kind: str, layout: Mapping[str, int]) -> Problem
     try:
         if kind == "zip":
             if not zipfile.is_zipfile(path):
-                return Problem("not a complete zip archive", "truncated, or another kind of file")
+                return FileProblem("not a complete zip archive",
+                                   "truncated, or another kind of file")
             with zipfile.ZipFile(path) as zf:
                 bad = zf.testzip()
                 if bad is not None:
-                    return Problem(damaged, f"member {bad} fails its CRC check")
+                    return FileProblem(damaged, f"member {bad} fails its CRC check")
                 names = [info.filename for info in zf.infolist() if not info.is_dir()]
         else:
             try:
                 tar = tarfile.open(path)
             except tarfile.ReadError:
-                return Problem("not a tar archive", "truncated, or another kind of file")
+                return FileProblem("not a tar archive", "truncated, or another kind of file")
             with tar:
                 names = _tar_files(tar)
     except ARCHIVE_ERRORS as err:
-        return Problem(damaged, error_text(err))
+        return FileProblem(damaged, error_text(err))
     return layout_problem(names, layout)
 
 
@@ -209,11 +210,11 @@ def _tar_files(tar: tarfile.TarFile) -> list[str]:
     return names
 
 
-def layout_problem(names: list[str], layout: Mapping[str, int]) -> Problem | None:
+def layout_problem(names: list[str], layout: Mapping[str, int]) -> FileProblem | None:
     """Compare the archive's file ``names`` with ``layout`` (see ``Remote``)."""
     names = [name.removeprefix("./") for name in names]
     if not names:
-        return Problem("empty archive", "it holds no files")
+        return FileProblem("empty archive", "it holds no files")
     short = []
     for folder, minimum in layout.items():
         prefix = folder.rstrip("/") + "/"
@@ -227,7 +228,7 @@ def layout_problem(names: list[str], layout: Mapping[str, int]) -> Problem | Non
     more = f" (and {others} more folder{'s' * (others > 1)})" if others else ""
     top = sorted({name.split("/")[0] for name in names})
     shown = ", ".join(top[:3]) + (", ..." if len(top) > 3 else "")
-    return Problem("not the expected archive", f"{short[0]}{more}; its top level: {shown}")
+    return FileProblem("not the expected archive", f"{short[0]}{more}; its top level: {shown}")
 
 
 def error_text(err: BaseException) -> str:
@@ -362,40 +363,3 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, urllib.error.URLError):
         return one_line(str(err.reason))
     return one_line(str(err)) or type(err).__name__
-
-
-def extract(archive: Path, dest: Path) -> Path:
-    """Unpack a zip or tar(.gz) into ``dest`` (made fresh), refusing paths that leave it.
-
-    It unpacks into ``dest.tmp`` first, removed again if anything fails."""
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    _inside(tmp, name)
-                zf.extractall(tmp)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                for member in tf.getmembers():
-                    _inside(tmp, member.name)
-                if hasattr(tarfile, "data_filter"):
-                    tf.extractall(tmp, filter="data")
-                else:
-                    tf.extractall(tmp)
-        else:
-            raise DataUnavailable(f"{archive.name} is neither a zip nor a tar archive")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.replace(dest)
-    return dest
-
-
-def _inside(root: Path, name: str) -> None:
-    target = (root / name).resolve()
-    if root.resolve() not in (target, *target.parents):
-        raise DataUnavailable(f"archive member {name!r} would be written outside the folder")

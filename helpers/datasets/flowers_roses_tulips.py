@@ -30,8 +30,8 @@ from helpers.datasets import (
     register,
     scan_image_folder,
 )
-from helpers.datasets.download import extract
 from helpers.datasets.folder import too_few
+from helpers.datasets.unpack import extract
 from helpers.synth.flowers import write_flower_photos
 
 FILENAME = "flower_photos.tgz"
