@@ -19,7 +19,16 @@ from typing import Any
 import keras
 import pandas as pd
 
-from helpers import budget, callbacks, depthwise, projection, results, runtime, settings
+from helpers import (
+    budget,
+    callbacks,
+    depthwise,
+    distribute,
+    projection,
+    results,
+    runtime,
+    settings,
+)
 from helpers import datasets as ds
 from helpers import weights as wt
 from helpers.datasets.download import rehearsal
@@ -110,7 +119,7 @@ class Config:
     seed: int
     backend: str
     accelerator: str
-    distribution: runtime.Distribution
+    distribution: distribute.Distribution
     params: SimpleNamespace
     precision: str = "float32"
     dry_run: bool = False
@@ -308,7 +317,7 @@ def setup(
     if dry_run and (changed := _dry_run_sized(chosen, accelerator, lesson.dry_run)):
         notes.append(f"dry run on a CPU, to fit its memory and time: {'; '.join(changed)}")
     policy = precision_policy(accelerator)
-    split = runtime.distribution(accelerator, platforms)
+    split = distribute.distribution(accelerator, platforms)
     if backend == "jax" and split.replicas > 1:
         notes.append(f"{split.name}: an epoch's last batch that {split.replicas} devices do "
                      "not divide runs whole on every device, so every image counts once")

@@ -1,6 +1,6 @@
 """Training and evaluation over several JAX devices when the device count does not divide a batch.
 
-On a TPU VM's 8 cores ``helpers.runtime.distribution`` sets ``DataParallel`` globally; an epoch's
+On a TPU VM's 8 cores ``helpers.distribute.distribution`` sets ``DataParallel`` globally; an epoch's
 last batch (05's 289 validation images in batches of 32, a generator's, a NumPy array's) is not
 divisible by 8. Eight CPU devices stand in for the cores (XLA's host device count, which must be
 set before JAX starts, hence a subprocess); a run on one device is the reference.
@@ -24,11 +24,11 @@ import json, sys
 from pathlib import Path
 import keras, numpy as np
 from PIL import Image
-from helpers import pipelines, runtime
+from helpers import distribute, pipelines, runtime
 from helpers.augment import ImageDataGenerator
 
 platforms = runtime.device_platforms()
-dist = runtime.distribution(runtime.accelerator(platforms), platforms)
+dist = distribute.distribution(runtime.accelerator(platforms), platforms)
 rng = np.random.default_rng(0)
 x = rng.integers(0, 256, (37, 6, 6, 3), dtype=np.uint8)  # 37 = 2 batches of 16 and 5
 y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int32")

@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from helpers import runtime
+from helpers import distribute, runtime
 
 
 def test_mode_from_environment(monkeypatch) -> None:
@@ -98,15 +98,15 @@ def test_tensorflow_on_a_tpu_vm_uses_the_local_tpu(monkeypatch) -> None:
     monkeypatch.setattr(tf.config, "experimental_connect_to_cluster", lambda r: None)
     monkeypatch.setattr(tf.tpu.experimental, "initialize_tpu_system", lambda r: None)
     monkeypatch.setattr(tf.distribute, "TPUStrategy", Strategy)
-    dist = runtime.distribution("TPU", ["tpu"])
+    dist = distribute.distribution("TPU", ["tpu"])
     assert calls["tpu"] == "local" and dist.replicas == 8 and dist.name == "Strategy"
 
 
 _DATA_PARALLEL = """
 import os, keras, numpy as np
-from helpers import runtime
+from helpers import distribute, runtime
 platforms = runtime.device_platforms()
-dist = runtime.distribution(runtime.accelerator(platforms), platforms)
+dist = distribute.distribution(runtime.accelerator(platforms), platforms)
 with dist.scope():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
 model.compile("sgd", "mse")
