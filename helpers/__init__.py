@@ -2,7 +2,7 @@
 
 Import ``helpers`` before ``keras``: it chooses the Keras backend first (TensorFlow where it is
 installed, JAX where it is not; ``LAB_BACKEND`` overrides). Notebooks then start with
-``cfg = helpers.setup("01_mnist_cnn", params=..., datasets=[...])`` (docs/architecture.md).
+``cfg = helpers.setup(LESSON, params=PARAMS, datasets=[...])`` (docs/architecture.md).
 """
 
 import sys

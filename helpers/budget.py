@@ -230,21 +230,37 @@ def minutes_allowed(mode: str) -> float | None:
     return settings.number("LAB_BUDGET_MINUTES") or SESSION_MINUTES.get(mode)
 
 
+def _model_words(fit: Fit) -> str:
+    if fit.model == "dense_head":
+        return f"a dense classifier on {fit.size:,} features"
+    return f"{fit.model} {fit.size}px"
+
+
+def _work_words(fit: Fit) -> str:
+    if not fit.images:
+        return f"one pass over {fit.val_images:,} images"
+    if not fit.epochs:
+        return "no epochs (this setting skips the phase)"
+    return f"{fit.images:,} x {fit.epochs} epoch{'s' if fit.epochs != 1 else ''}"
+
+
 def describe(fits: Sequence[Fit], mode: str) -> str:
-    """The plan as ``setup`` prints it before the long work starts, with the T4 estimate."""
+    """The plan as ``setup`` prints it before the long work starts: in full and paper mode with
+    the T4 estimate (what a Colab session must hold); in quick mode, which runs on whatever
+    machine it is on, without one (its first epochs are measured instead)."""
     if not fits:
         return "Plan          no fits"
-    total = sum(f.t4_seconds for f in fits)
-    lines = [f"Plan          {len(fits)} fits, {sum(f.images * f.epochs for f in fits):,} "
-             f"training images x epochs, {sum(f.flops for f in fits) / 1e12:,.1f} TFLOP; "
-             f"on a T4 about {duration(total)} (an estimate: helpers.budget)"]
+    estimate = mode != "quick"
+    head = (f"Plan          {len(fits)} fits, {sum(f.images * f.epochs for f in fits):,} "
+            f"training images x epochs, {sum(f.flops for f in fits) / 1e12:,.1f} TFLOP")
+    lines = [head + (f"; on a T4 about {duration(sum(f.t4_seconds for f in fits))} (an "
+                     "estimate: helpers.budget)" if estimate else
+                     "; each fit's first epoch is timed on this machine")]
     width = max(len(f.name) for f in fits)
-    lines += [f"              {f.name:<{width}}  {f.model} {f.size}px  "
-              + (f"{f.images:,} x {f.epochs} epochs" if f.images else
-                 f"one pass over {f.val_images:,} images")
+    lines += [f"              {f.name:<{width}}  {_model_words(f)}  {_work_words(f)}"
               + f", batch {f.batch}"
               + (", the lecture's generator" if f.feed == "generator" else "")
-              + f"  T4 ~{duration(f.t4_seconds)}" for f in fits]
+              + (f"  T4 ~{duration(f.t4_seconds)}" if estimate else "") for f in fits]
     allowed = minutes_allowed(mode)
     if allowed:
         lines.append(f"Budget        {allowed:.0f} min ({mode}); each fit is measured here (a "
@@ -254,7 +270,10 @@ def describe(fits: Sequence[Fit], mode: str) -> str:
 
 
 def duration(seconds: float) -> str:
-    """Seconds as a person reads them: ``0.4 s``, ``12 s``, ``7 min``, ``1.5 h``."""
+    """Seconds as a person reads them: ``under 0.1 s``, ``0.4 s``, ``12 s``, ``7 min``,
+    ``1.5 h``."""
+    if seconds < 0.05:
+        return "under 0.1 s"
     if seconds < 10:
         return f"{seconds:.1f} s"
     if seconds < 60:

@@ -4,7 +4,7 @@ each map falls on the defect mask (beyond MOTOR, which could only look).
 Maps are computed for a chosen class (here: ``defect``) from a model whose last layers are
 ``last conv -> GlobalAveragePooling2D -> Dense softmax`` (``helpers.models``). All three agree
 with tf-keras-vis 0.8.7 (``tests/test_explain.py`` states the tolerances), and they run on
-both Keras backends: the one step Keras 3 does not abstract, a gradient, is ``_gradient``, with a
+both Keras backends: the one step Keras 3 does not abstract, a gradient, is ``gradient``, with a
 TensorFlow and a JAX version that the tests check against each other.
 """
 
@@ -31,9 +31,10 @@ def _chunks(n: int, size: int | None = None) -> list[slice]:
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _gradient(score: Callable, x: np.ndarray) -> np.ndarray:
-    """d sum(score(x)) / dx for a float32 batch ``x``: each sample's score depends on its own
-    input only, so this is every sample's gradient at once."""
+def gradient(score: Callable, x: np.ndarray) -> np.ndarray:
+    """d sum(score(x)) / dx for a float32 batch ``x`` (``tf.GradientTape`` or ``jax.grad``: the
+    one step of Grad-CAM and SmoothGrad that Keras 3 leaves to the backend). Each sample's score
+    depends on its own input only, so this is every sample's gradient at once."""
     x = np.asarray(x, dtype=np.float32)
     if keras.backend.backend() == "jax":
         import jax
@@ -75,7 +76,7 @@ def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
     maps = []
     for part in _chunks(len(images)):
         z = keras.ops.convert_to_numpy(features(images[part], training=False))
-        grads = _gradient(lambda v: head(v, training=False)[:, class_index], z)
+        grads = gradient(lambda v: head(v, training=False)[:, class_index], z)
         maps.append(np.maximum((z * grads.mean(axis=(1, 2), keepdims=True)).sum(axis=-1), 0.0))
     return np.concatenate(maps)
 
@@ -101,7 +102,7 @@ def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
             noisy = np.stack([image + rng.normal(0.0, scale, image.shape).astype(np.float32)
                               for image, scale in zip(x[part], spread[part], strict=True)])
             total[part] += np.abs(
-                _gradient(lambda v: model(v, training=False)[:, class_index], noisy))
+                gradient(lambda v: model(v, training=False)[:, class_index], noisy))
     return (total / samples).max(axis=-1)
 
 

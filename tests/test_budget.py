@@ -317,3 +317,17 @@ def test_a_classifier_on_features_costs_its_steps(lab_env: Path) -> None:
     head = budget.Fit("transfer 224", "dense_head", 1024, 2508, 200, 264, batch=32)
     assert head.flops == 2 * 1024 * 2 * (3 * 2508 + 264) * 200
     assert head.t4_seconds == pytest.approx((79 + 9) * 200 * budget.T4_STEP_SECONDS, rel=0.01)
+
+
+def test_the_quick_plan_says_what_a_person_needs(lab_env: Path) -> None:
+    """Quick mode runs on whatever machine it is on: no T4 estimate of 0 s; a skipped phase,
+    one epoch and a classifier on features are said in words (issue 22)."""
+    fits = [budget.Fit("tl0", "MobileNetV2", 96, 64, 0, 16),
+            budget.Fit("tl2 ft1", "MobileNetV2", 96, 64, 1, 16),
+            budget.Fit("level2", "dense_head", 512, 120, 20, 80)]
+    text = budget.describe(fits, "quick")
+    assert "T4" not in text and "timed on this machine" in text
+    assert "tl0      MobileNetV2 96px  no epochs (this setting skips the phase)" in text
+    assert "64 x 1 epoch, batch 32" in text
+    assert "a dense classifier on 512 features  120 x 20 epochs" in text
+    assert budget.duration(0.01) == "under 0.1 s" and budget.duration(0.4) == "0.4 s"

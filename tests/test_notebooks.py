@@ -99,6 +99,20 @@ def test_every_fit_a_notebook_runs_is_in_its_plan(path: Path, mode: str) -> None
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_plumbing_in_lesson_cells_is_marked_extra_code(path: Path) -> None:
+    """A student sees at a glance what to learn: each figure drawn by helpers.plots in a lesson
+    cell sits under an ``# extra code`` line (handson-ml3's convention)."""
+    for cell in cells(path):
+        if cell["cell_type"] != "code" or {"solution", "check", "hidden-tests"} & set(
+                cell["metadata"].get("tags", [])):
+            continue
+        lines = source(cell).splitlines()
+        for k, line in enumerate(lines):
+            if re.match(r"(_ = )?plots\.", line):
+                assert k and lines[k - 1].startswith("# extra code"), line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_results_are_recorded_by_the_run(path: Path) -> None:
     code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
     assert "cfg.record(" in code and "results.record(" not in code
