@@ -129,17 +129,36 @@ def record(
         line += (f"; {result_path(notebook, mode).name} is replaced once "
                  f"{lesson.headline} is recorded")
     print(line)
-    return shown(comparison(lesson, payload["metrics"]))
+    return shown(comparison(lesson, payload["metrics"]), not_comparable(provenance))
 
 
-def shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def not_comparable(provenance: Mapping[str, Any]) -> str:
+    """Why this run's numbers cannot stand beside the documents' (its data is not the real
+    data, or its backbone weights not ImageNet's), or ``""`` when they can."""
+    reasons = [f"{name}: {entry.get('kind')} data"
+               for name, entry in provenance.get("data", {}).items() if entry.get("kind") != "real"]
+    reasons += [f"{name}: {entry.get('label', entry.get('kind'))} weights"
+                for name, entry in provenance.get("weights", {}).items()
+                if entry.get("kind") != "imagenet"]
+    return "; ".join(reasons)
+
+
+def shown(rows: list[dict[str, Any]], not_comparable: str = "") -> pd.DataFrame:
     """``comparison``'s rows as a table to display: whole numbers stay whole, fractions have
     four decimals, a number the document does not report is ``None`` (object columns: pandas
-    would turn a count into ``1540.000000`` and ``None`` into ``NaN``)."""
+    would turn a count into ``1540.000000`` and ``None`` into ``NaN``). With ``not_comparable``
+    (``not_comparable(provenance)``), each document number's row says that this run does not
+    reproduce it, and why."""
     def value(v: Any) -> Any:
         return round(v, 4) if isinstance(v, float) else v
+
+    def comparable(row: dict[str, Any]) -> str:
+        if row["document"] is None:
+            return "-"
+        return f"no: {not_comparable}" if not_comparable else "yes"
     return pd.DataFrame([{**row, "measured": value(row["measured"]),
-                          "document": value(row["document"])} for row in rows], dtype=object)
+                          "document": value(row["document"]), "comparable": comparable(row)}
+                         for row in rows], dtype=object)
 
 
 def _redo(notebook: str) -> str:

@@ -40,6 +40,17 @@ def test_record_writes_metrics_and_provenance(cfg, lab_env) -> None:
     assert prov["wall_seconds"] >= 0 and prov["date"][:2] == "20" and prov["git_commit"]
     row = table.set_index("metric").loc["test_accuracy"]
     assert row["document"] == pytest.approx(0.992) and row["measured"] == pytest.approx(0.97)
+    # the stand-in's number is not set beside MNIST's as if it reproduced it (issue 22)
+    assert row["comparable"] == "no: mnist: stand-in data"
+    assert table.set_index("metric").loc["epochs", "comparable"] == "-"
+
+
+def test_a_run_on_the_real_data_and_imagenet_weights_is_comparable() -> None:
+    real = {"data": {"cats_vs_dogs": {"kind": "real"}},
+            "weights": {"VGG16": {"kind": "imagenet", "label": "ImageNet"}}}
+    assert results.not_comparable(real) == ""
+    random = {**real, "weights": {"VGG16": {"kind": "random", "label": "random init"}}}
+    assert results.not_comparable(random) == "VGG16: random init weights"
 
 
 def test_record_refuses_an_unknown_notebook() -> None:
