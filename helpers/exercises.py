@@ -24,13 +24,14 @@ grading (``helpers.grading``) it records the result for the grader and raises no
 dry run (``LAB_DRYRUN=1``), whose fits stop after one step.
 
 This module imports only the standard library: the grader loads a fresh copy of it into each
-student's kernel, whatever that student's code did to the imported one.
+student's kernel, whatever that student's code did to the imported one. Outside grading, a
+failing ``hidden`` reads ``LAB_DRYRUN`` with the course's parser: ``settings.py`` beside this
+file, loaded by path (standard library only too), so the course package need not import.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -130,8 +131,22 @@ def hidden(key: str, *tests: Test, points: float = 1.0) -> None:
     print(("✓ " if result.passed else "✗ ") + line)
     if _grading_token is not None:
         print(_grading_token, json.dumps({**asdict(result), "points": points}))
-    elif not result.passed and os.environ.get("LAB_DRYRUN", "") not in ("1", "true", "yes"):
+    elif not result.passed and not _dry_run():
         raise AssertionError(line)
+
+
+def _dry_run() -> bool:
+    """``LAB_DRYRUN`` as the course reads it (only asked outside grading)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if (settings := sys.modules.get("_lab_settings")) is None:
+        spec = importlib.util.spec_from_file_location(
+            "_lab_settings", Path(__file__).with_name("settings.py"))
+        settings = sys.modules["_lab_settings"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(settings)
+    return bool(settings.flag("LAB_DRYRUN"))
 
 
 def begin_grading(token: str) -> None:

@@ -109,3 +109,22 @@ def test_the_module_imports_only_the_standard_library() -> None:
     names |= {node.module.split(".")[0] for node in ast.walk(tree)
               if isinstance(node, ast.ImportFrom) and node.module}
     assert names <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+@pytest.mark.parametrize(("value", "raises"), [("", AssertionError), ("0", AssertionError),
+                                               ("on", None), ("TRUE", None)])
+def test_a_dry_run_is_read_as_the_course_reads_it(ex, monkeypatch, value, raises) -> None:
+    """A failing ``hidden`` raises except in a dry run, and ``LAB_DRYRUN`` means what it means
+    everywhere else (helpers.settings: on and TRUE are dry runs too)."""
+    monkeypatch.setenv("LAB_DRYRUN", value)
+    if raises:
+        with pytest.raises(raises, match="0 of 1 pass"):
+            ex.hidden("91.4", ("wrong", lambda: False))
+    else:
+        ex.hidden("91.4", ("wrong", lambda: False))
+
+
+def test_a_dry_run_flag_the_course_refuses_is_refused_here_too(ex, monkeypatch) -> None:
+    monkeypatch.setenv("LAB_DRYRUN", "maybe")
+    with pytest.raises(ValueError, match="LAB_DRYRUN='maybe' cannot be used"):
+        ex.hidden("91.4", ("wrong", lambda: False))

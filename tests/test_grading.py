@@ -132,8 +132,8 @@ def test_student_version_has_no_solution_text_and_keeps_the_checks(course, capsy
     assert "SOLUTION-" not in text and "exercises.hidden" not in text
     assert "np.arange(10) ** 2" not in text and "float(np.mean(squares))" not in text
     assert [c.source for c in student.cells] == [
-        c.source for c in master.cells if not grading._tags(c) & {"solution", "hidden-tests"}]
-    assert [c.source for c in student.cells if "check" in grading._tags(c)] == [
+        c.source for c in master.cells if not grading.tags(c) & {"solution", "hidden-tests"}]
+    assert [c.source for c in student.cells if "check" in grading.tags(c)] == [
         CHECK_911, CHECK_912]
     assert sum(c.source == ANSWER for c in student.cells) == 2
     spec = grading.Spec.from_json((course / "build" / "grading" / "91_arrays.json").read_text())
@@ -148,7 +148,7 @@ def test_leaks_and_unpaired_checks_are_found() -> None:
         "squares = np.arange(10) ** 2  # SOLUTION-91.1"]
     assert grading.solution_leaks(grading.student_version(master_91()), master_91()) == []
     nb = master_91()
-    nb.cells = [c for c in nb.cells if "hidden-tests" not in grading._tags(c)
+    nb.cells = [c for c in nb.cells if "hidden-tests" not in grading.tags(c)
                 or "91.2" not in c.source]
     with pytest.raises(grading.GradingError, match="91.2 has only one"):
         grading.spec_from_notebook(nb, "91_arrays", "")
