@@ -8,11 +8,13 @@ interrupted run are kept, so its sweeps resume where they stopped.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from helpers import results, runtime
 
@@ -25,6 +27,28 @@ class RunOutcome:
     ok: bool
     seconds: float
     error: str = ""
+    noisy: list[str] = field(default_factory=list)  # ``noisy_outputs`` of the executed copy
+
+
+NOISE = re.compile(r"Warning\b|WARNING|Traceback|cuInit|CUDA error|E0000 ")
+"""What a student should never see in a cell's output: a warning, a traceback, a CUDA line."""
+
+
+def noisy_outputs(nb: Any) -> list[str]:
+    """``"cell N: <first noisy line>"`` for each executed code cell whose printed output
+    (stdout, stderr) holds a warning, a traceback or a CUDA line (issue 22: none should); a
+    cell that fails is the run's failure, reported as such."""
+    found = []
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") if output.get("output_type") == "stream" else ""
+            line = next((ln for ln in text.splitlines() if NOISE.search(ln)), None)
+            if line:
+                found.append(f"cell {number}: {line.strip()[:160]}")
+                break
+    return found
 
 
 def notebook_paths(selected: Sequence[str] = ()) -> list[Path]:
@@ -66,7 +90,7 @@ def execute(path: Path, out_dir: Path, timeout: int = 1800) -> RunOutcome:
         except CellExecutionError as err:
             error = str(err).strip().splitlines()[-1] if str(err).strip() else "cell failed"
     nbformat.write(nb, out_dir / path.name)
-    return RunOutcome(path.stem, not error, time.time() - start, error)
+    return RunOutcome(path.stem, not error, time.time() - start, error, noisy_outputs(nb))
 
 
 def summary(outcomes: Sequence[RunOutcome], mode: str) -> str:
@@ -117,6 +141,8 @@ def run(selected: Sequence[str] = ()) -> int:
             (artifacts / FINISHED).touch()
         state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
         print(f"  {state} in {outcome.seconds:.0f} s -> {out_dir / path.name}", flush=True)
+        for line in outcome.noisy:
+            print(f"  output to fix, {line}", flush=True)
         outcomes.append(outcome)
     print()
     print(summary(outcomes, mode))

@@ -279,7 +279,8 @@ def sweep_curves(
     title: str | None = None,
 ) -> plt.Figure:
     """MOTOR figures 9-10: validation accuracy and loss of a sweep against its parameter ``x``
-    (columns ``val_accuracy``, ``val_loss``); a dashed line marks ``chosen``."""
+    (columns ``val_accuracy``, ``val_loss``); a dashed line marks ``chosen``. Accuracy is drawn
+    on 0-1 and loss from 0, so a difference of a few images looks as small as it is."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, metric in ((ax_acc, "val_accuracy"), (ax_loss, "val_loss")):
         ax.plot(table[x], table[metric], color=VALIDATION_COLOUR, marker="o",
@@ -290,6 +291,8 @@ def sweep_curves(
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend()
+    ax_acc.set_ylim(0, 1.02)
+    ax_loss.set_ylim(0, max(float(np.nanmax(table["val_loss"])) * 1.1, 1e-3))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

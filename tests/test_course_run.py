@@ -36,3 +36,27 @@ def test_a_finished_run_is_not_replayed_but_an_interrupted_one_resumes(tmp_path,
     course_run.run()  # the last run finished: starts from nothing
     assert seen == [False, True, False]
     assert (artifacts / course_run.FINISHED).exists()
+
+
+def test_outputs_a_student_should_not_see_are_listed() -> None:
+    """A warning, a traceback or a CUDA line in an executed cell's output is named with its
+    cell (``make run`` prints them; issue 22)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("UserWarning in prose is fine"),
+        nbformat.v4.new_code_cell("a", outputs=[nbformat.v4.new_output(
+            "stream", name="stdout", text="accuracy 0.9\n")]),
+        nbformat.v4.new_code_cell("b", outputs=[nbformat.v4.new_output(
+            "stream", name="stderr",
+            text="x.py:3: UserWarning: shuffle=True was passed\n  warnings.warn(\n")]),
+        nbformat.v4.new_code_cell("c", outputs=[nbformat.v4.new_output(
+            "stream", name="stderr", text="E0000 00:00 cuda_platform.cc:52] failed call to "
+                                          "cuInit: INTERNAL\n")]),
+        nbformat.v4.new_code_cell("d", outputs=[nbformat.v4.new_output(
+            "error", ename="ValueError", evalue="bad", traceback=[])]),
+    ])
+    found = course_run.noisy_outputs(nb)
+    assert found[0] == "cell 3: x.py:3: UserWarning: shuffle=True was passed"
+    assert found[1].startswith("cell 4: E0000 00:00 cuda_platform.cc:52]")
+    assert len(found) == 2  # an error is the run's failure, said once, not noise here

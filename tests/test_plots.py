@@ -98,3 +98,16 @@ def test_confusion_overview_sorts_and_zooms_on_the_confused_classes() -> None:
     top = fig.axes[1]
     labels = {t.get_text() for t in top.get_xticklabels()}
     assert {"c3", "c7"} <= labels and len(labels) == 5
+
+
+def test_sweep_curves_do_not_stretch_a_small_difference() -> None:
+    """Two runs two images apart are drawn on accuracy 0-1 and loss from 0 (issue 22: a
+    2-image difference filled the whole y-axis)."""
+    import pandas as pd
+
+    table = pd.DataFrame({"blocks": [1, 6], "val_accuracy": [0.50, 0.52],
+                          "val_loss": [0.70, 0.69]})
+    fig = plots.sweep_curves(table, "blocks", "re-trained blocks N", chosen=1)
+    acc, loss = fig.axes
+    assert acc.get_ylim() == (0, 1.02)
+    assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] >= 0.70
