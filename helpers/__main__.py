@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,21 +70,29 @@ def _student(names: Sequence[str], out: Path | None) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    jobs = args.jobs or str(grading.default_jobs())
+    if not jobs.isdigit() or int(jobs) < 1:
+        print(f"--jobs wants a whole number of submissions at once, 1 or more; not {jobs!r}",
+              file=sys.stderr)
+        return 2
     matches = course_run.notebook_paths([args.notebook])
     if len(matches) != 1:
         print(f"{args.notebook!r} names {len(matches)} notebooks; name one", file=sys.stderr)
         return 1
     master = matches[0]
     limits = grading.Limits(args.time_limit, args.cell_limit, args.memory_gib)
+    start = time.monotonic()
     try:
         spec, note = grading.spec_for(master)
         print(note)
-        grades = grading.grade(spec, args.submissions, args.out, limits=limits)
+        grades = grading.grade(spec, args.submissions, args.out, limits=limits, jobs=int(jobs))
     except grading.GradingError as err:
         print(err, file=sys.stderr)
         return 1
     print()
     print(grading.summary(grades, spec))
+    print(f"\ngraded {len(grades)} submissions in {time.monotonic() - start:.0f} s with "
+          f"{int(jobs)} {'job' if int(jobs) == 1 else 'jobs'}")
     folder = args.out.resolve().with_suffix("")
     print(f"\ngrades: {args.out}; histogram: {args.out.with_suffix('.png')}; "
           f"feedback: {folder / 'feedback'}; executed notebooks: {folder / 'executed'}")
@@ -125,6 +134,9 @@ def _command(argv: Sequence[str] | None) -> int:
                        help="seconds for one whole notebook (default: %(default)g)")
     grade.add_argument("--cell-limit", type=float, default=grading.Limits.cell_seconds,
                        help="seconds for one cell (default: %(default)g)")
+    grade.add_argument("--jobs", metavar="N",
+                       help="submissions graded at once, each under the same limits "
+                       f"(default: the CPU cores, here {grading.default_jobs()})")
     grade.add_argument("--memory-gib", type=float, default=grading.Limits.memory_gib,
                        help="the kernel's address space in GiB (default: %(default)g)")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""``python -m helpers``: datasets, fetch (the offline line), run's summary, report."""
+"""``python -m helpers``: datasets, fetch (the offline line), run's summary, report, grade's
+``--jobs``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import dataclasses
 import json
 import subprocess
 import sys
+
+import pytest
 
 from helpers import __main__ as cli
 from helpers import course_run, datasets
@@ -119,3 +122,12 @@ def test_notebook_selection(monkeypatch, tmp_path) -> None:
         assert "01_mnist_cnn" in str(err)
     else:
         raise AssertionError("an unknown notebook must be refused")
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "x", "1.5"])
+def test_grade_refuses_a_bad_jobs_value_with_one_line(lab_env, capsys, jobs) -> None:
+    assert cli.main(["grade", "01", str(lab_env), "--jobs", jobs]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("--jobs wants a whole number of submissions at once, 1 or more; "
+                            f"not {jobs!r}\n")

@@ -85,8 +85,6 @@ def submission(master: nbformat.NotebookNode, *answers: str, extra: str = "",
     and check cells replaced (a source) or deleted (None)."""
     nb = grading.student_version(master)
     slots = [c for c in nb.cells if c.source == ANSWER]
-    for slot, answer in zip(slots, answers, strict=False):
-        slot.source = answer
     for key, source in (check_edits or {}).items():
         (found,) = [c for c in nb.cells if f'check(\n    "{key}"' in c.source
                     or f'check("{key}"' in c.source]
@@ -94,6 +92,8 @@ def submission(master: nbformat.NotebookNode, *answers: str, extra: str = "",
             nb.cells.remove(found)
         else:
             found.source = source
+    for slot, answer in zip(slots, answers, strict=False):
+        slot.source = answer
     if extra:
         nb.cells.append(new_code_cell(extra))
     return nbformat.writes(nb)
@@ -207,7 +207,7 @@ def grades_91(course, nbval_run) -> dict[str, grading.Grade]:
         (folder / f"{name}.ipynb").write_text(text)
     _, spec = grading.write_student(course / "notebooks" / "91_arrays.ipynb", course / "student")
     grades = grading.grade(spec, folder, course.parent / "out_91" / "grades.csv",
-                           limits=LIMITS, course=course, progress=False)
+                           limits=LIMITS, course=course, progress=False, jobs=1)
     return {g.student: g for g in grades}
 
 
@@ -330,6 +330,7 @@ def test_grade_command_on_a_second_notebook(course, capsys) -> None:
                                        "grading with the tests of "
                                        f"{course / 'notebooks' / '92_lists.ipynb'} as it is now")
     assert re.search(r"^total\s+1\.20\s+2\s+2 of 5$", printed, re.M)
+    assert re.search(r"^graded 5 submissions in \d+ s with \d+ jobs?$", printed, re.M)
     for reason in ("unreadable", "memory limit", "kernel died", "time limit"):
         assert re.search(rf"^{reason}\s+1$", printed, re.M), reason
     assert "not graded: its grading tests did not run" in (

@@ -6,18 +6,22 @@ One source: a course notebook holds, per exercise, the student's answer cell, th
 
 * ``write_student`` makes the version handed out (solutions and grading tests removed, checks
   kept, no outputs) and the grading spec: each exercise's check and grading tests as handed out.
-* ``grade`` runs each submission in its own kernel process, in a temporary folder that is its
-  home and working directory, under a time limit per cell and per notebook and a memory limit.
-  After each exercise's check cell it adds the course notebook's check and grading tests (the
-  original check, whatever the submission did to its own) and scores what the notebook computed.
-  A submission that crashes, loops, runs out of memory, edits or deletes a check, or writes
-  outside its folder gets the points of what did run and the reason; what it changed in the
-  course folder or the submissions folder is put back. The CSV, one feedback file per student,
-  the executed notebooks and a histogram of the totals are written as it goes.
+* ``grade`` runs each submission (several at once with ``jobs``) in its own kernel process, in
+  a temporary folder that is its home and working directory, under a time limit per cell and
+  per notebook and a memory limit; a file that is not a notebook, or a malformed one, gets one
+  line. After each exercise's check cell (the cell that is the check as handed out; a check
+  called again elsewhere is not an edit) it adds the course notebook's check and grading tests
+  (the original check, whatever the submission did to its own) and scores what the notebook
+  computed. A submission that crashes, loops, runs out of memory, edits or deletes a check, or
+  writes outside its folder gets the points of what did run and the reason; what it changed in
+  the course folder or the submissions folder is put back. The CSV, one feedback file per
+  student, the executed notebooks (in the submissions' order) and a histogram of the totals are
+  written as it goes.
 
 The parts: ``handout`` (a course notebook's exercises, its student version, its grading spec),
-``kernel`` (one submission run in a kernel of its own), ``guard`` (the folders a submission must
-leave alone), ``report`` (feedback, CSV, histogram, summary) and ``run`` (a class graded).
+``submission`` (a submitted file read, the check cells found in it), ``kernel`` (one
+submission run in a kernel of its own), ``guard`` (the folders a submission must leave alone),
+``report`` (feedback, CSV, histogram, summary) and ``run`` (a class graded).
 """
 
 from helpers.grading.handout import (
@@ -38,11 +42,11 @@ from helpers.grading.handout import (
 )
 from helpers.grading.kernel import Grade, Limits, Problem
 from helpers.grading.report import feedback, summary
-from helpers.grading.run import grade, submissions_in
+from helpers.grading.run import default_jobs, grade, submissions_in
 
 __all__ = [
     "CHECK", "HIDDEN", "SOLUTION", "Exercise", "Grade", "GradingError", "Limits", "Problem",
-    "Spec", "feedback", "grade", "has_exercises", "solution_leaks", "spec_for",
+    "Spec", "default_jobs", "feedback", "grade", "has_exercises", "solution_leaks", "spec_for",
     "spec_from_notebook", "spec_path", "student_version", "submissions_in", "summary", "tags",
     "write_student",
 ]

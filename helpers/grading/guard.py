@@ -49,21 +49,24 @@ class Watch:
                 state[path.relative_to(self.root).as_posix()] = (size, info.st_mtime_ns)
         return state
 
-    def settle(self, before: dict[str, tuple[int, int]], quarantine: Path) -> list[Problem]:
-        """Compare with ``before``, put back what can be, report what changed."""
+    def settle(self, before: dict[str, tuple[int, int]],
+               quarantine: Path) -> tuple[list[Problem], dict[str, tuple[int, int]]]:
+        """Compare with ``before``, put back what can be, report what changed; and the state
+        to compare with next (what changed and could not be put back is reported once)."""
         after = self.scan()
         changed = sorted(r for r in before.keys() & after.keys()
                          if before[r] != after[r] and before[r][0] >= 0)
         removed = sorted(r for r in before.keys() - after.keys() if before[r][0] >= 0)
         added = [] if self.new_allowed else sorted(after.keys() - before.keys())
         if not (changed or removed or added):
-            return []
+            return [], after
         seen = [f"changed {self.root / r}" for r in changed]
         seen += [f"deleted {self.root / r}" for r in removed]
         seen += [f"created {self.root / r}" for r in added]
         lost = []
         for rel in reversed(added):  # files before their folders
             self._move_aside(rel, quarantine)
+            after.pop(rel, None)
         for rel in changed + removed:
             if self.backup is None or rel not in self.backup:
                 lost.append(rel)
@@ -72,6 +75,12 @@ class Watch:
             target = self.root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self.backup[rel])
+            for path in (target, *target.parents):  # the file and the folders made for it
+                if path == self.root:
+                    break
+                info = path.lstat()
+                after[path.relative_to(self.root).as_posix()] = (
+                    -1 if path.is_dir() else info.st_size, info.st_mtime_ns)
         more = f" and {len(seen) - 3} more" if len(seen) > 3 else ""
         undo = ["put back"] if len(lost) < len(changed) + len(removed) else []
         undo += [f"not put back: {', '.join(lost[:3])}"] if lost else []
@@ -80,7 +89,7 @@ class Watch:
         elif added:
             undo.append("what it created removed")
         return [Problem("outside its folder", f"wrote outside its folder: {', '.join(seen[:3])}"
-                        f"{more}; {', '.join(undo)}")]
+                        f"{more}; {', '.join(undo)}")], after
 
     def _move_aside(self, rel: str, quarantine: Path) -> None:
         path = self.root / rel
@@ -114,15 +123,15 @@ def _backup(root: Path, skip: frozenset[Path]) -> dict[str, bytes]:
             if 0 <= size <= BACKUP_MAX_BYTES and (root / rel).is_file()}
 
 
-def watches(tmp_root: Path, fixed: dict[str, bytes], course: Path, submissions: Path,
-             ours: Sequence[Path]) -> list[Watch]:
-    """The grading's own temporary folder (outside each submission's), the course folder and
-    the submissions (put back), and the shared data cache and Keras home (may only grow)."""
+def watches(tmp_root: Path, fixed: dict[str, bytes], runs: Sequence[Path], course: Path,
+            submissions: Path, ours: Sequence[Path]) -> list[Watch]:
+    """The grading's own temporary folder (around each submission's ``work`` folder in
+    ``runs``), the course folder and the submissions (put back), and the shared data cache and
+    Keras home (may only grow)."""
     shared = [p.resolve() for p in (runtime.cache_dir(), weights.keras_models_dir().parent)
               if p.is_dir()]
-    run = tmp_root / "run"
-    watches = [Watch(tmp_root, frozenset({run / "work", run / "kernel.log"}), fixed,
-                      quarantine=False)]
+    own = frozenset(path for run in runs for path in (run / "work", run / "kernel.log"))
+    watches = [Watch(tmp_root, own, fixed, quarantine=False)]
     skip = frozenset([*ours, tmp_root, *shared])
     for root in dict.fromkeys((course, submissions)):
         if root.is_dir() and not _within(root, [w.root for w in watches[1:]]):

@@ -18,6 +18,7 @@ from typing import Any
 
 from helpers import runtime, weights
 from helpers.grading.handout import Exercise, Spec, first_line
+from helpers.grading.submission import check_cell
 
 GIB = 2**30
 _TIMEOUT = "CellTimeout"
@@ -26,11 +27,12 @@ _TIMEOUT = "CellTimeout"
 @dataclass(frozen=True)
 class Limits:
     """Per submission: seconds for the whole notebook and for one cell; GiB of address space
-    for the kernel (TensorFlow alone reserves about 3 GiB of it)."""
+    for the kernel (TensorFlow alone reserves about 3 GiB of it); MiB of the submitted file."""
 
     notebook_seconds: float = 1800.0
     cell_seconds: float = 900.0
     memory_gib: float = 8.0
+    file_mib: float = 64.0
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,6 @@ def _grading_source(ex: Exercise, token: str, exercises_file: Path) -> str:
     ])
 
 
-def _normal(source: str) -> str:
-    return "\n".join(line.rstrip() for line in source.strip().splitlines())
-
-
 @dataclass
 class Prepared:
     """The notebook as it will run, a label per code cell, the grading cells' tokens by
@@ -93,11 +91,12 @@ class Prepared:
 
 
 def prepare(nb: Any, spec: Spec, exercises_file: Path) -> Prepared:
-    """The notebook to run: the submission, its checks restored to the originals, and a grading
-    cell after each exercise's check (at the end where the check is gone)."""
-    from nbformat.v4 import new_code_cell, upgrade
+    """The notebook to run (``nb`` as ``submission.read`` gives it): the submission, its checks
+    restored to the originals, and a grading cell after each exercise's check (at the end
+    where the check is gone)."""
+    from nbformat.v4 import new_code_cell
 
-    nb = upgrade(copy.deepcopy(nb), from_version=4, from_minor=nb.nbformat_minor)  # cell ids
+    nb = copy.deepcopy(nb)
     labels: dict[int, str] = {}
     number = 0
     for cell in nb.cells:
@@ -107,20 +106,20 @@ def prepare(nb: Any, spec: Spec, exercises_file: Path) -> Prepared:
     problems = []
     after: dict[str, Any] = {}
     for ex in spec.exercises:
-        call = re.compile(r"\bcheck\(\s*[\"']" + re.escape(ex.key) + r"[\"']")
-        cell = next((c for c in nb.cells if c.cell_type == "code" and call.search(c.source)), None)
+        cell, restored = check_cell(nb.cells, ex)
         if cell is None:
             problems.append(Problem("check deleted", f"the check of {ex.key} was deleted; graded "
                                     "with the course notebook's check"))
-        elif _normal(cell.source) != _normal(ex.check):
+        elif restored is not None:
             problems.append(Problem("check edited", f"the check of {ex.key} was edited; graded "
                                     "with the course notebook's check"))
-            cell.source = ex.check
+            cell.source = restored
         after[ex.key] = cell
     grading = {}
     for ex in spec.exercises:
         token = secrets.token_hex(16)
         grading[ex.key] = new_code_cell(_grading_source(ex, token, exercises_file))
+        grading[ex.key].id = "lab-grading-" + re.sub(r"[^\w-]", "-", ex.key)
         labels[id(grading[ex.key])] = f"the grading tests of {ex.key}"
         grading[ex.key].metadata["lab_grading"] = {"key": ex.key, "token": token}
     cells = []
