@@ -23,8 +23,4 @@ from helpers.config import setup  # noqa: E402
 
 magics.register()
 
-REPOSITORY_URL = "https://github.com/dl-lab-course/cnn-transfer-course"
-"""The course repository: Colab cells install ``helpers`` from here (tests keep notebooks and
-README in step with this one value)."""
-
-__all__ = ["REPOSITORY_URL", "setup"]
+__all__ = ["setup"]

@@ -1,5 +1,5 @@
 """Command line: ``python -m helpers datasets | fetch NAME|all | run [NOTEBOOK...] | report |
-student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS``."""
+student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS | pin``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers import course_run, datasets, grading, results, runtime, settings, weights
+from helpers import course_run, datasets, grading, release, results, runtime, settings, weights
 from helpers.datasets import DatasetError, DataUnavailable
 from helpers.datasets.download import candidate_urls
 
@@ -44,6 +44,21 @@ def _fetch(names: Sequence[str]) -> int:
             print(f"{name}: {err}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
+
+
+def _pin() -> int:
+    """Every notebook's install line and every README Colab link to pyproject.toml's release."""
+    root = runtime.project_root()
+    try:
+        rel, changed = release.release(root), release.pin(root)
+    except release.ReleaseError as err:
+        print(f"python -m helpers pin: {err}", file=sys.stderr)
+        return 2
+    for path in changed:
+        print(f"{path.relative_to(root)}: now installs and opens {rel.slug} {rel.tag}")
+    print(f"{len(changed)} file(s) changed; every notebook and the README name {rel.slug} "
+          f"{rel.tag} (push the tag {rel.tag} for Colab to find it)")
+    return 0
 
 
 def _student(names: Sequence[str], out: Path | None) -> int:
@@ -124,6 +139,8 @@ def _command(argv: Sequence[str] | None) -> int:
     student.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                          help="e.g. 03 (default: every notebook with exercises)")
     student.add_argument("--out", type=Path, help="folder for them (default: student/)")
+    sub.add_parser("pin", help="point every notebook's install line and README Colab link at "
+                   "pyproject.toml's repository and release")
     grade = sub.add_parser("grade", help="grade a folder of submitted notebooks (CSV, feedback)")
     grade.add_argument("notebook", metavar="NOTEBOOK", help="the course notebook, e.g. 03")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
@@ -150,6 +167,8 @@ def _command(argv: Sequence[str] | None) -> int:
         return _student(args.notebooks, args.out)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "pin":
+        return _pin()
     print(results.report())
     return 0
 

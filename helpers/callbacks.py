@@ -2,8 +2,9 @@
 
 ``for_fit`` is what ``cfg.callbacks(name)`` returns: ``helpers.backup.Resume`` (rerunning the
 cell after a disconnect continues from the last finished epoch), ``helpers.projection.
-Projection`` (the measured time against the budget, after the first epoch) and, in a dry run,
-``DryRunStop`` (the fit ends after one step).
+Projection`` (the measured time against the budget, after the first epoch), ``EpochBar`` (a
+progress bar over the epochs of a fit run with ``verbose=0``) and, in a dry run, ``DryRunStop``
+(the fit ends after one step).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+from tqdm.auto import tqdm
 
 from helpers import projection
 from helpers.backup import Resume
@@ -36,8 +38,34 @@ class DryRunStop(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochBar(keras.callbacks.Callback):
+    """A bar over the epochs of a fit run with ``verbose=0`` (01's 60-epoch overfitting fit,
+    the sweeps' fits), with the last epoch's validation loss and accuracy; Keras's own progress
+    bar shows the rest. ``TQDM_DISABLE=1`` (``make run``) turns it off."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name, self.bar = name, None
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self.params.get("verbose", 1) == 0 and (self.params.get("epochs") or 0) > 1:
+            self.bar = tqdm(total=self.params["epochs"], desc=self.name, unit="epoch")
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self.bar is not None:
+            shown = {k: f"{v:.4f}" for k, v in (logs or {}).items()
+                     if k in ("val_loss", "val_accuracy")}
+            self.bar.n = epoch + 1  # a resumed fit starts at its first unfinished epoch
+            self.bar.set_postfix(shown, refresh=True)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def for_fit(name: str, backup: Path, clock: projection.Clock,
             dry_run: bool) -> list[keras.callbacks.Callback]:
     """The callbacks of the planned fit ``name``, backed up in ``backup``."""
-    found = [Resume(str(backup)), projection.Projection(clock, name)]
+    found = [Resume(str(backup)), projection.Projection(clock, name), EpochBar(name)]
     return [*found, DryRunStop()] if dry_run else found

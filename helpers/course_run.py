@@ -127,6 +127,9 @@ def run(selected: Sequence[str] = ()) -> int:
     Returns the number of notebooks that failed.
     """
     os.environ.setdefault("LAB_MODE", "quick")
+    # no one watches a headless run, and a saved notebook would keep a progress bar's first
+    # state ("0%") as its text (tqdm reads TQDM_* variables as its defaults)
+    os.environ.setdefault("TQDM_DISABLE", "1")
     mode = runtime.resolve_mode()
     out_dir = runtime.build_dir() / "notebooks" / mode
     outcomes = []

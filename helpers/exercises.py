@@ -31,15 +31,22 @@ file, loaded by path (standard library only too), so the course package need not
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from types import ModuleType
 
 Test = tuple[str, Callable[[], object]]
 """A label saying what must hold, and a function that is truthy when it does."""
 
 _CHECK_TESTS: dict[str, tuple[Test, ...]] = {}
+_HIDDEN_TESTS: dict[str, tuple[Test, ...]] = {}
+_SOLVED: set[str] = set()
 _grading_token: str | None = None
+SOLVED_NOTE = ("(course version: this checked the solution cell above, which the student version "
+               "does not have)")
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,49 @@ def check(key: str, *tests: Test) -> None:
     """
     _validate(key, tests)
     _CHECK_TESTS[key] = tests
-    print(evaluate(key, tests).line())
+    line = evaluate(key, tests).line()
+    print(f"{line} {SOLVED_NOTE}" if key in _SOLVED else line)
+
+
+def solution(key: str) -> None:
+    """The first line of each course-notebook cell tagged ``solution`` (the student version has
+    none): the check of ``key`` then says that it checked the course's solution, so a Run All of
+    the course notebook is not read as a check of an empty answer cell."""
+    _SOLVED.add(key)
+
+
+@contextmanager
+def without(module: ModuleType, *names: str) -> Iterator[None]:
+    """Within the block, ``module.<name>`` raises when called, for each of ``names``: a grading
+    test runs a student's function inside it to see that the work is the student's own, not a
+    call of the library function the exercise asks them to write (restored afterwards)."""
+    saved = {name: getattr(module, name) for name in names}
+
+    def refuse(name: str) -> Callable[..., object]:
+        def refused(*args: object, **kwargs: object) -> object:
+            raise RuntimeError(f"{module.__name__}.{name} is what this exercise asks you to "
+                               "write yourself")
+        return refused
+
+    try:
+        for name in names:
+            setattr(module, name, refuse(name))
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+def refers_to(function: Callable[..., object], *objects: object) -> bool:
+    """Whether ``function`` names any of ``objects`` directly (a global, a closure variable or a
+    default): ``from helpers.explain import cam`` then ``cam(...)`` slips past ``without``."""
+    if any(function is obj for obj in objects):
+        return True
+    if not inspect.isfunction(function):
+        return False
+    found = inspect.getclosurevars(function)
+    values = [*found.globals.values(), *found.nonlocals.values(), *(function.__defaults__ or ())]
+    return any(value is obj for value in values for obj in objects)
 
 
 def hidden(key: str, *tests: Test, points: float = 1.0) -> None:
@@ -123,6 +172,7 @@ def hidden(key: str, *tests: Test, points: float = 1.0) -> None:
     _validate(key, tests)
     if not points > 0:
         raise ValueError(f"{key}: points must be positive, not {points!r}")
+    _HIDDEN_TESTS[key] = tests
     result = evaluate(key, (*_CHECK_TESTS.get(key, ()), *tests))
     total = len(result.right) + len(result.wrong)
     line = f"{key} grading tests: {len(result.right)} of {total} pass" + (
@@ -147,6 +197,43 @@ def _dry_run() -> bool:
         settings = sys.modules["_lab_settings"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(settings)
     return bool(settings.flag("LAB_DRYRUN"))
+
+
+UNDEFINED = object()
+"""In ``refuses``: the name is left undefined (the student did not write it)."""
+
+
+def refuses(key: str, namespace: dict[str, object], why: str,
+            answers: dict[str, object] | Callable[[], dict[str, object]]) -> None:
+    """CI's test that exercise ``key`` cannot be gamed (course notebook, after ``hidden``): with
+    ``answers`` (a trivial or copied answer, ``why`` in words; a dict of names, or a function
+    that makes it) in place of those names in ``namespace`` (the notebook's ``globals()``), the
+    check's and grading tests must not all pass; raises ``AssertionError`` when they do. The
+    names are put back. Does nothing while grading (``answers`` is not even made: it would test
+    the student's kernel, not the exercise) and only prints in a dry run."""
+    if _grading_token is not None:
+        return
+    if callable(answers):
+        answers = answers()
+    saved = {name: namespace[name] for name in answers if name in namespace}
+    try:
+        for name, value in answers.items():
+            if value is UNDEFINED:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+        result = evaluate(key, (*_CHECK_TESTS.get(key, ()), *_HIDDEN_TESTS.get(key, ())))
+    finally:
+        for name in answers:
+            namespace.pop(name, None)
+        namespace.update(saved)
+    if not result.wrong:
+        line = f"✗ {key} gives full marks to a gamed answer ({why})"
+        print(line)
+        if not _dry_run():
+            raise AssertionError(line)
+        return
+    print(f"✓ {key} refuses a gamed answer ({why}): wrong: {result.wrong[0]}")
 
 
 def begin_grading(token: str) -> None:

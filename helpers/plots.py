@@ -162,8 +162,10 @@ def confusion_heatmap(
     title: str = "Confusion matrix",
     annotate: bool | None = None,
     ax: plt.Axes | None = None,
+    predicted_names: Sequence[str] | None = None,
 ) -> plt.Figure:
-    """Seaborn heatmap of a confusion matrix (rows: true class, columns: predicted class)."""
+    """Seaborn heatmap of a confusion matrix (rows: true class, columns: predicted class);
+    ``predicted_names`` labels the columns where they differ from the rows (a column "other")."""
     import seaborn as sns
 
     annotate = len(class_names) <= 20 if annotate is None else annotate
@@ -177,7 +179,7 @@ def confusion_heatmap(
         cmap="Blues",
         cbar=True,
         square=True,
-        xticklabels=class_names,
+        xticklabels=class_names if predicted_names is None else predicted_names,
         yticklabels=class_names,
         ax=ax,
     )

@@ -72,6 +72,24 @@ def above_chance(accuracy: float, n: int, chance: float, what: str = "accuracy",
     return Verdict(False, f"not distinguishable from chance: {shown}{_why(why)}")
 
 
+def still_rising(curve: Sequence[float], n: int, what: str = "accuracy",
+                 window: int = 2) -> Verdict:
+    """Was a model still improving when its fit ended: is the last epoch's ``curve`` value (an
+    accuracy on ``n`` images) above its value ``window`` epochs earlier, intervals apart? A model
+    still rising was stopped too early to compare (LECTURE, データ拡張の注意点: its gap to
+    another model mixes the augmentation with under-training)."""
+    if len(curve) <= window:
+        return Verdict(False, f"{what}: {len(curve)} epochs, too few to tell a trend")
+    before, last = float(curve[-1 - window]), float(curve[-1])
+    low, _ = accuracy_interval(last, n)
+    _, high = accuracy_interval(before, n)
+    shown = (f"{what} {before:.3f} at epoch {len(curve) - window}, {last:.3f} at epoch "
+             f"{len(curve)}, on {n} images")
+    if low > high:
+        return Verdict(True, f"still rising when the fit ended: {shown}")
+    return Verdict(False, f"no rise this run can detect over its last {window} epochs: {shown}")
+
+
 def compare_values(values: Mapping[str, float], margin: float, what: str,
                    lower_is_better: bool = False, why: str = "") -> Verdict:
     """Is the best of ``values`` better than every other by more than ``margin``?"""

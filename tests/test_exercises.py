@@ -128,3 +128,77 @@ def test_a_dry_run_flag_the_course_refuses_is_refused_here_too(ex, monkeypatch) 
     monkeypatch.setenv("LAB_DRYRUN", "maybe")
     with pytest.raises(ValueError, match="LAB_DRYRUN='maybe' cannot be used"):
         ex.hidden("91.4", ("wrong", lambda: False))
+
+
+def test_the_course_versions_check_says_it_checked_the_solution(ex, capsys) -> None:
+    """Run All of the course notebook runs the solution between the empty answer cell and the
+    check: the check's line says so (issue 22); without the solution mark it does not."""
+    ex.check("91.5", ("ten values", lambda: True))
+    assert lines(capsys) == ["✓ 91.5 right: ten values"]
+    ex.solution("91.5")
+    ex.check("91.5", ("ten values", lambda: True))
+    assert lines(capsys) == [f"✓ 91.5 right: ten values {ex.SOLVED_NOTE}"]
+
+
+def test_without_makes_a_library_function_refuse_and_puts_it_back(ex) -> None:
+    import statistics
+
+    def own_mean(values):
+        return sum(values) / len(values)
+
+    def borrowed_mean(values):
+        return statistics.mean(values)
+
+    with ex.without(statistics, "mean"):
+        assert own_mean([1, 2, 3]) == 2
+        with pytest.raises(RuntimeError, match="statistics.mean is what this exercise asks"):
+            borrowed_mean([1, 2, 3])
+    assert borrowed_mean([1, 2, 3]) == 2  # restored
+
+
+def test_refers_to_sees_a_function_imported_by_name(ex) -> None:
+    from statistics import mean
+
+    def imported(values):
+        return mean(values)
+
+    def own(values):
+        return sum(values) / len(values)
+
+    assert ex.refers_to(imported, mean) and not ex.refers_to(own, mean)
+    assert ex.refers_to(mean, mean)  # the library function itself, handed in as the answer
+    assert not ex.refers_to(lambda v, f=len: f(v), mean) and ex.refers_to(lambda v, f=mean: f(v),
+                                                                          mean)
+
+
+def test_refuses_passes_when_a_gamed_answer_fails_and_puts_the_names_back(ex, capsys) -> None:
+    space = {"answer": 42, "helper": "kept"}
+    ex.check("91.6", ("answer is 42", lambda: space["answer"] == 42),
+             ("helper exists", lambda: "helper" in space))
+    ex.hidden("91.6", ("answer is an int", lambda: isinstance(space["answer"], int)))
+    capsys.readouterr()
+    ex.refuses("91.6", space, "the answer copied as text", {"answer": "42"})
+    assert lines(capsys) == ["✓ 91.6 refuses a gamed answer (the answer copied as text): "
+                             "wrong: answer is 42"]
+    ex.refuses("91.6", space, "no helper", lambda: {"helper": ex.UNDEFINED})
+    assert space == {"answer": 42, "helper": "kept"}  # restored, the deleted name too
+
+
+def test_refuses_fails_when_a_gamed_answer_gets_full_marks(ex, monkeypatch) -> None:
+    monkeypatch.delenv("LAB_DRYRUN", raising=False)
+    space = {"answer": 42}
+    ex.check("91.7", ("answer is a number", lambda: isinstance(space["answer"], int)))
+    ex.hidden("91.7")
+    with pytest.raises(AssertionError, match="91.7 gives full marks to a gamed answer"):
+        ex.refuses("91.7", space, "any other number", {"answer": 7})
+    assert space == {"answer": 42}
+
+
+def test_refuses_does_nothing_while_grading(ex, capsys) -> None:
+    space = {"answer": 42}
+    ex.check("91.8", ("answer is a number", lambda: isinstance(space["answer"], int)))
+    ex.begin_grading("t0k3n")
+    capsys.readouterr()
+    made = []
+    ex.refuses("91.8", space, "any other number", lambda: made.append(1) or {"answer": 7})
+    assert lines(capsys) == [] and space == {"answer": 42} and made == []  # not even made

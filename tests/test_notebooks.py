@@ -10,13 +10,11 @@ from __future__ import annotations
 import ast
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 
-import helpers
-from helpers import budget, config, lesson
+from helpers import budget, config, lesson, release
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -47,7 +45,7 @@ def test_committed_without_outputs(path: Path) -> None:
 def test_first_code_cell_installs_on_colab_and_sets_up(path: Path) -> None:
     first = source(next(c for c in cells(path) if c["cell_type"] == "code"))
     assert 'if "google.colab" in sys.modules:' in first
-    assert f"git+{helpers.REPOSITORY_URL}" in first
+    assert release.release(ROOT).requirement() in first  # the pinned release (helpers.release)
     code = [c for c in cells(path) if c["cell_type"] == "code"]
     # then the lesson's facts (folded on Colab), then the parameter block and setup()
     assert code[1]["metadata"]["tags"] == ["lesson"] and "LESSON = Lesson(" in source(code[1])
@@ -118,14 +116,29 @@ def test_results_are_recorded_by_the_run(path: Path) -> None:
     assert "cfg.record(" in code and "results.record(" not in code
 
 
-def test_repository_url_is_the_same_everywhere() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["urls"]["Repository"] == helpers.REPOSITORY_URL
+def test_every_install_line_and_colab_link_names_the_one_release() -> None:
+    """pyproject.toml names the repository and release; every notebook, student version and
+    README link follows it (``python -m helpers pin`` writes them)."""
+    rel = release.release(ROOT)
+    assert rel.slug.count("/") == 1 and rel.tag == f"v{rel.version}"
+    assert release.stale(ROOT) == [], "run: python -m helpers pin"
     readme = (ROOT / "README.md").read_text()
-    slug = helpers.REPOSITORY_URL.removeprefix("https://github.com/")
     students = sorted((ROOT / "student").glob("[0-9][0-9]_*.ipynb"))
     for path in NOTEBOOKS:
-        assert f"{COLAB}{slug}/blob/main/notebooks/{path.name}" in readme, path.name
+        assert rel.colab_link(f"notebooks/{path.name}") in readme, path.name
     for path in students:
-        assert f"{COLAB}{slug}/blob/main/student/{path.name}" in readme, path.name
+        assert rel.colab_link(f"student/{path.name}") in readme, path.name
     assert readme.count(COLAB) == len(NOTEBOOKS) + len(students)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_solution_marks_itself_for_the_check_below_it(path: Path) -> None:
+    """A solution cell starts with ``exercises.solution(KEY)``, KEY the next check's exercise:
+    the course version's check then says it checked the solution, not the empty answer cell."""
+    all_cells = cells(path)
+    for index, cell in enumerate(all_cells):
+        if "solution" not in cell["metadata"].get("tags", []):
+            continue
+        key = next(re.search(r'check\(\s*"([^"]+)"', source(c))[1] for c in all_cells[index:]
+                   if "check" in c["metadata"].get("tags", []))
+        assert source(cell).startswith(f'exercises.solution("{key}")'), (index, key)

@@ -111,3 +111,13 @@ def test_sweep_curves_do_not_stretch_a_small_difference() -> None:
     acc, loss = fig.axes
     assert acc.get_ylim() == (0, 1.02)
     assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] >= 0.70
+
+
+def test_a_confusion_heatmap_can_name_an_other_column() -> None:
+    """02's 6/9 heatmap: rows 6 and 9, columns 6, 9 and every other digit."""
+    m = np.array([[40, 2, 8], [3, 30, 17]])
+    fig = plots.confusion_heatmap(m, ["6", "9"], predicted_names=["6", "9", "other"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["6", "9", "other"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["6", "9"]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(str(v) for v in m.ravel())

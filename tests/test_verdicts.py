@@ -74,3 +74,13 @@ def test_the_most_frequent_confusion_says_ties_and_perfection() -> None:
     assert verdicts.most_frequent_confusion([[5, 1, 0], [0, 5, 0], [0, 1, 5]], names) == (
         "no single most frequent confusion: 2 pairs tie at once each (true 0 predicted as 1; "
         "true 2 predicted as 1)")
+
+
+def test_a_curve_still_rising_is_told_from_a_plateau() -> None:
+    """Known answers: 0.60 -> 0.90 on 500 images rises beyond noise; 0.90 -> 0.91 does not;
+    two epochs cannot show a trend over two."""
+    rising = verdicts.still_rising([0.3, 0.6, 0.8, 0.9], 500)
+    assert rising and "0.600 at epoch 2, 0.900 at epoch 4" in rising.text
+    assert not verdicts.still_rising([0.3, 0.9, 0.905, 0.91], 500)
+    assert not verdicts.still_rising([0.1, 0.9], 500)
+    assert "too few" in verdicts.still_rising([0.1, 0.9], 500).text
