@@ -23,6 +23,11 @@ raises when one fails, so CI, which runs the solutions, catches a wrong test or 
 grading (``helpers.grading``) it records the result for the grader and raises nothing; nor in a
 dry run (``LAB_DRYRUN=1``), whose fits stop after one step.
 
+A solution cell starts with ``solution(KEY)`` (the check then says it checked the solution);
+grading tests run a student's function ``without`` the library function it must not call, and
+``refers_to`` sees one imported by name; ``refuses`` shows in CI that a gamed answer fails
+(docs/grading.md, "One source").
+
 This module imports only the standard library: the grader loads a fresh copy of it into each
 student's kernel, whatever that student's code did to the imported one. Outside grading, a
 failing ``hidden`` reads ``LAB_DRYRUN`` with the course's parser: ``settings.py`` beside this
