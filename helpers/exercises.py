@@ -16,9 +16,12 @@ and never raises, so a student's "Run all" goes on past an unfinished exercise.
 
 A **hidden-tests cell** (tagged ``hidden-tests``, left out of the student version) follows it::
 
-    exercises.hidden("03.1", ("eight different draws", lambda: ...), points=2)
+    exercises.hidden("03.1", ("eight different draws", lambda: ...), points=2,
+                     essential=("eight different draws",))
 
-It runs the exercise's check tests again together with its own. In the course notebook it
+It runs the exercise's check tests again together with its own. Its ``essential`` tests are
+the work itself (a function run by hand on unseen inputs, a model that took its steps): when
+one fails, the exercise scores no points, whatever else passes. In the course notebook it
 raises when one fails, so CI, which runs the solutions, catches a wrong test or solution. At
 grading (``helpers.grading``) it records the result for the grader and raises nothing; nor in a
 dry run (``LAB_DRYRUN=1``), whose fits stop after one step.
@@ -40,7 +43,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from types import ModuleType
 
 Test = tuple[str, Callable[[], object]]
@@ -48,6 +51,7 @@ Test = tuple[str, Callable[[], object]]
 
 _CHECK_TESTS: dict[str, tuple[Test, ...]] = {}
 _HIDDEN_TESTS: dict[str, tuple[Test, ...]] = {}
+_ESSENTIAL: dict[str, tuple[str, ...]] = {}
 _SOLVED: set[str] = set()
 _grading_token: str | None = None
 SOLVED_NOTE = ("(course version: this checked the solution cell above, which the student version "
@@ -57,12 +61,14 @@ SOLVED_NOTE = ("(course version: this checked the solution cell above, which the
 @dataclass(frozen=True)
 class Result:
     """The outcome of one exercise's tests: labels of the tests that hold and of those that
-    do not, and the first notebook name a test needed that is not defined (or "")."""
+    do not, the first notebook name a test needed that is not defined (or ""), and the labels
+    of the essential tests that do not hold (``hidden``'s ``essential``)."""
 
     key: str
     right: tuple[str, ...]
     wrong: tuple[str, ...]
     undefined: str = ""
+    unmet: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -79,9 +85,11 @@ class Result:
             return (f"✗ {self.key}: {self.undefined} is not defined yet: write it in your answer "
                     "cell above and run that cell")
         right = f" ({'; '.join(self.right)})" if self.right else ""
+        unmet = (f"; no points, because the work itself is missing: {'; '.join(self.unmet)}"
+                 if self.unmet else "")
         return f"✗ {self.key}: {len(self.right)} of {total} right{right}; wrong: " + "; ".join(
             self.wrong
-        )
+        ) + unmet
 
 
 def _short(err: Exception) -> str:
@@ -168,8 +176,14 @@ def refers_to(function: Callable[..., object], *objects: object) -> bool:
     return any(value is obj for value in values for obj in objects)
 
 
-def hidden(key: str, *tests: Test, points: float = 1.0) -> None:
-    """The grading tests of exercise ``key``: its check's tests, then ``tests``.
+def _failed(label: str, wrong: tuple[str, ...]) -> bool:
+    """Whether the test labelled ``label`` is among ``wrong`` (which may add the error)."""
+    return any(w == label or w.startswith(f"{label} (") for w in wrong)
+
+
+def hidden(key: str, *tests: Test, points: float = 1.0, essential: tuple[str, ...] = ()) -> None:
+    """The grading tests of exercise ``key``: its check's tests, then ``tests``; ``essential``
+    names those (of either) that are the work itself: when one fails, the exercise scores 0.
 
     Prints one line. In the course notebook a failure raises ``AssertionError`` (CI runs the
     solutions); while grading, the result is printed for the grader and nothing raises.
@@ -177,12 +191,17 @@ def hidden(key: str, *tests: Test, points: float = 1.0) -> None:
     _validate(key, tests)
     if not points > 0:
         raise ValueError(f"{key}: points must be positive, not {points!r}")
+    every = (*_CHECK_TESTS.get(key, ()), *tests)
+    if unknown := [label for label in essential if label not in {t[0] for t in every}]:
+        raise ValueError(f"{key}: essential names no test of the exercise: {unknown}")
     _HIDDEN_TESTS[key] = tests
-    result = evaluate(key, (*_CHECK_TESTS.get(key, ()), *tests))
+    _ESSENTIAL[key] = essential
+    result = evaluate(key, every)
+    result = replace(result, unmet=tuple(e for e in essential if _failed(e, result.wrong)))
     total = len(result.right) + len(result.wrong)
     line = f"{key} grading tests: {len(result.right)} of {total} pass" + (
         "" if result.passed else f"; wrong: {'; '.join(result.wrong) or 'no tests ran'}"
-    )
+    ) + (f"; essential, so no points: {'; '.join(result.unmet)}" if result.unmet else "")
     print(("✓ " if result.passed else "✗ ") + line)
     if _grading_token is not None:
         print(_grading_token, json.dumps({**asdict(result), "points": points}))
@@ -213,9 +232,11 @@ def refuses(key: str, namespace: dict[str, object], why: str,
     """CI's test that exercise ``key`` cannot be gamed (course notebook, after ``hidden``): with
     ``answers`` (a trivial or copied answer, ``why`` in words; a dict of names, or a function
     that makes it) in place of those names in ``namespace`` (the notebook's ``globals()``), the
-    check's and grading tests must not all pass; raises ``AssertionError`` when they do. The
-    names are put back. Does nothing while grading (``answers`` is not even made: it would test
-    the student's kernel, not the exercise) and only prints in a dry run."""
+    check's and grading tests must not all pass, and where ``hidden`` named essential tests,
+    one of those must fail (the gamed answer scores no points); raises ``AssertionError`` when
+    it would score. The names are put back. Does nothing while grading (``answers`` is not
+    even made: it would test the student's kernel, not the exercise) and only prints in a dry
+    run."""
     if _grading_token is not None:
         return
     if callable(answers):
@@ -232,13 +253,17 @@ def refuses(key: str, namespace: dict[str, object], why: str,
         for name in answers:
             namespace.pop(name, None)
         namespace.update(saved)
-    if not result.wrong:
-        line = f"✗ {key} gives full marks to a gamed answer ({why})"
+    essential = _ESSENTIAL.get(key, ())
+    unmet = [label for label in essential if _failed(label, result.wrong)]
+    if not result.wrong or (essential and not unmet):
+        line = (f"✗ {key} gives {'points' if result.wrong else 'full marks'} to a gamed answer "
+                f"({why})")
         print(line)
         if not _dry_run():
             raise AssertionError(line)
         return
-    print(f"✓ {key} refuses a gamed answer ({why}): wrong: {result.wrong[0]}")
+    print(f"✓ {key} refuses a gamed answer ({why}): "
+          + (f"no points, essential: {unmet[0]}" if unmet else f"wrong: {result.wrong[0]}"))
 
 
 def begin_grading(token: str) -> None:

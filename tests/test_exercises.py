@@ -90,8 +90,44 @@ def test_grading_mode_prints_the_result_after_the_token_and_never_raises(ex, cap
     assert token == "tok3n"
     assert json.loads(payload) == {
         "key": "91.1", "right": ["ten values"], "undefined": "squares", "points": 2,
-        "wrong": ["the squares (squares is not defined)", "an array"],
+        "wrong": ["the squares (squares is not defined)", "an array"], "unmet": [],
     }
+
+
+def test_an_essential_test_that_fails_is_recorded_and_named(ex, capsys) -> None:
+    ex.begin_grading("tok3n")
+    ex.check("91.9", ("counted by hand", undefined), ("ten values", lambda: True))
+    ex.hidden("91.9", ("an array", lambda: True), ("trained", lambda: False), points=2,
+              essential=("counted by hand", "an array", "trained"))
+    _, graded, record = lines(capsys)
+    payload = json.loads(record.split(" ", 1)[1])
+    assert payload["unmet"] == ["counted by hand", "trained"]  # the error suffix still matches
+    assert graded.endswith("essential, so no points: counted by hand; trained")
+    result = ex.Result("91.9", tuple(payload["right"]), tuple(payload["wrong"]),
+                       payload["undefined"], tuple(payload["unmet"]))
+    assert "no points, because the work itself is missing: counted by hand; trained" in (
+        result.line())
+
+
+def test_essential_must_name_a_test_of_the_exercise(ex) -> None:
+    ex.check("91.10", ("ten values", lambda: True))
+    with pytest.raises(ValueError, match=r"91.10: essential names no test.*'trained'"):
+        ex.hidden("91.10", ("an array", lambda: True), essential=("ten values", "trained"))
+
+
+def test_refuses_fails_when_a_gamed_answer_meets_every_essential_test(ex, monkeypatch,
+                                                                      capsys) -> None:
+    monkeypatch.delenv("LAB_DRYRUN", raising=False)
+    space = {"answer": 42, "steps": 10}
+    ex.check("91.11", ("answer is 42", lambda: space["answer"] == 42),
+             ("trained ten steps", lambda: space["steps"] == 10))
+    ex.hidden("91.11", essential=("trained ten steps",))
+    with pytest.raises(AssertionError, match="91.11 gives points to a gamed answer"):
+        ex.refuses("91.11", space, "a wrong answer, trained", {"answer": 7})
+    capsys.readouterr()
+    ex.refuses("91.11", space, "one step", {"steps": 1})
+    assert lines(capsys) == ["✓ 91.11 refuses a gamed answer (one step): no points, "
+                             "essential: trained ten steps"]
 
 
 def test_malformed_tests_and_points_are_refused(ex) -> None:

@@ -362,3 +362,13 @@ def test_course_notebooks_with_exercises_have_committed_student_versions() -> No
         assert committed.exists(), f"run: python -m helpers student {path.stem[:2]}"
         assert nbformat.read(committed, as_version=4) == student, (
             f"student/{path.name} is out of date: run python -m helpers student {path.stem[:2]}")
+
+
+def test_an_unmet_essential_test_scores_nothing_else_the_share_passed() -> None:
+    from helpers.exercises import Result
+    from helpers.grading.run import score
+
+    assert score(2, Result("91.1", ("a", "b", "c"), ("d",))) == 1.5
+    assert score(2, Result("91.1", ("a", "b", "c"), ("d",), unmet=("d",))) == 0.0
+    assert score(2, Result("91.1", (), ())) == 0.0
+    assert score(1, Result("91.1", ("a", "b", "c"), ())) == 1.0

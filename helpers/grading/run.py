@@ -100,11 +100,19 @@ def _grade_one(name: str, path: Path, spec: Spec, limits: Limits, tmp_root: Path
         if (record := recorded.get(ex.key)) is None:
             continue
         result = exercises.Result(ex.key, tuple(record["right"]), tuple(record["wrong"]),
-                                  record["undefined"])
-        total = len(result.right) + len(result.wrong)
-        marks.scores[ex.key] = round(ex.points * len(result.right) / total, 3) if total else 0.0
+                                  record["undefined"], tuple(record.get("unmet", ())))
+        marks.scores[ex.key] = score(ex.points, result)
         marks.results[ex.key] = result.line()
     return marks, nbformat.writes(prepared.nb)
+
+
+def score(points: float, result: exercises.Result) -> float:
+    """An exercise's points: ``points`` times the share of its tests that pass, or 0 when an
+    essential test (the work itself) fails."""
+    total = len(result.right) + len(result.wrong)
+    if result.unmet or not total:
+        return 0.0
+    return round(points * len(result.right) / total, 3)
 
 
 def _timed(name: str, spec: Spec, task: Callable[[], tuple[Grade, str | None]]
