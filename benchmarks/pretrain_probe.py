@@ -16,7 +16,9 @@ leaving out every combination with the cat's parts (triangle ears upright, no mu
 dog's (ellipse ears hanging, a muzzle), so the source is disjoint from the two target classes.
 ``--coat`` adds a coat factor (solid, or zebra stripes from ``animals``), doubling the classes.
 
-MobileNetV2 (``weights=None``) is trained on it for ``--steps`` batches (Adam, batch 32, and
+A backbone as the notebooks build it (``--backbone``, default MobileNetV2 at width 1.0 and its
+notebook's quick size, ``weights=None``; ``BACKBONES`` lists the four with their input scalings)
+is trained on it for ``--steps`` batches (Adam, batch 32, and
 BatchNormalization momentum 0.9 while pretraining: with Keras' 0.999 a few hundred steps leave
 the stored statistics near their initial values, and the inference-mode features of the
 pretrained base probe no better than random init's), then its pooled (GAP) features
@@ -26,10 +28,13 @@ stand-in) feed a linear probe: scikit-learn's LogisticRegression on standardised
 trained on train, scored on validation. Rows: pretrained and random init, two seeds each
 (``--control``: also random weights whose BN statistics alone were fitted to the source).
 
-    nice -n 15 .venv/bin/python benchmarks/pretrain_probe.py --steps 450
+    nice -n 15 .venv/bin/python benchmarks/pretrain_probe.py --steps 450 --backbone VGG16
+    nice -n 15 .venv/bin/python benchmarks/pretrain_probe.py --cost 20
 
-Issue 21, step 3: the table this prints is the feasibility evidence for MobileNetV2 at 96 px;
-the other backbones, the notebook's own fine-tune and the pretrain command are not built yet.
+``--cost STEPS`` only times pretraining, every backbone at its quick size: what the issue's
+six-minute budget buys. The probe's target is the cats-vs-dogs stand-in (04's VGG16 and 05's
+MobileNetV2); sources and targets for 03's horses and zebras, 06's CIFAR and 07's motor cores,
+the notebooks' own fine-tunes and the pretrain command are not built yet.
 """
 
 from __future__ import annotations
@@ -191,10 +196,40 @@ class StepBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def backbone(size: int, alpha: float, seed: int) -> keras.Model:
+# The notebooks' backbones as they build them (keras.applications defaults: MobileNets at width
+# 1.0), each with its notebook's input scaling and quick-mode input size: VGG16 rescale=1/255
+# (BLOG, 03 and 04 at 48 px), the MobileNets [-1, 1] (05 at 96 px, 07 at 128), EfficientNetB0 its
+# own Rescaling and Normalization on 0-255 pixels (06 at 32 px).
+BACKBONES = {
+    "MobileNetV2": (1 / 127.5, -1.0, 96),
+    "VGG16": (1 / 255, 0.0, 48),
+    "MobileNet": (1 / 127.5, -1.0, 128),
+    "EfficientNetB0": (1.0, 0.0, 32),
+}
+
+
+def backbone(name: str, size: int, seed: int, alpha: float | None = None) -> keras.Model:
+    """``keras.applications.<name>`` without top and with random weights; ``alpha`` only for the
+    MobileNets (``None``: Keras's default width, the notebooks' 1.0)."""
     keras.utils.set_random_seed(seed)
-    return keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=alpha,
-                                          include_top=False, weights=None)
+    kwargs = {"alpha": alpha} if alpha is not None else {}
+    return getattr(keras.applications, name)(input_shape=(size, size, 3), include_top=False,
+                                             weights=None, **kwargs)
+
+
+def scaled(base: keras.Model, inputs):
+    """The backbone's input scaling (``BACKBONES``), from 0-255 pixels."""
+    scale, offset, _ = BACKBONES[base_name(base)]
+    return keras.layers.Rescaling(scale, offset=offset)(inputs) if scale != 1.0 else inputs
+
+
+def base_name(base: keras.Model) -> str:
+    """The ``BACKBONES`` key of a model built by ``backbone``."""
+    name = base.name.lower()
+    for key in sorted(BACKBONES, key=len, reverse=True):
+        if name.startswith(key.lower()):
+            return key
+    raise KeyError(f"not one of the probe's backbones: {base.name}")
 
 
 def pretrain(base: keras.Model, x, y, n_classes: int, steps: int, batch: int, lr: float,
@@ -207,8 +242,7 @@ def pretrain(base: keras.Model, x, y, n_classes: int, steps: int, batch: int, lr
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = bn_momentum
     inputs = keras.Input(base.input_shape[1:])
-    h = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    h = keras.layers.GlobalAveragePooling2D()(base(h))
+    h = keras.layers.GlobalAveragePooling2D()(base(scaled(base, inputs)))
     outputs = {"classes": keras.layers.Dense(n_classes, activation="softmax", name="classes")(h)}
     targets = {"classes": y}
     for name, column in (factors or {}).items():  # one extra softmax head per factor
@@ -241,8 +275,8 @@ def target(folder: Path, split: str, size: int, limit: int | None, seed: int):
 def probe(base: keras.Model, splits: dict) -> list[tuple[int, int, float]]:
     """``(n train, n validation, accuracy)`` per target size."""
     inputs = keras.Input(base.input_shape[1:])
-    h = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(base(h, training=False)))
+    pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(
+        base(scaled(base, inputs), training=False)))
     rows = []
     for (xt, yt), (xv, yv) in splits.values():
         ft, fv = (pooled.predict(a, batch_size=64, verbose=0) for a in (xt, xv))
@@ -252,12 +286,42 @@ def probe(base: keras.Model, splits: dict) -> list[tuple[int, int, float]]:
     return rows
 
 
+def cost(steps: int, batch: int, n_classes: int = 68) -> None:
+    """Seconds to build each backbone (``BACKBONES``, at its quick size) with a softmax head,
+    to run its first fit of 2 batches (tracing and graph optimisation) and ms per batch after:
+    what a pretraining budget buys."""
+    rng = np.random.default_rng(0)
+    print(f"pretraining cost, batch {batch}, {n_classes} classes, Adam, {steps} steady steps")
+    print(f"{'backbone':<15} {'px':>4} {'build s':>7} {'first fit s':>11} {'ms/step':>7}")
+    for name, (_, _, size) in BACKBONES.items():
+        t0 = time.perf_counter()
+        base = backbone(name, size, seed=0)
+        inputs = keras.Input((size, size, 3))
+        h = keras.layers.GlobalAveragePooling2D()(base(scaled(base, inputs)))
+        model = keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax")(h))
+        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+        x = rng.integers(0, 256, (batch * steps, size, size, 3), dtype=np.uint8)
+        y = rng.integers(0, n_classes, batch * steps)
+        built = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0)
+        first = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        model.fit(x, y, batch_size=batch, verbose=0)
+        per_step = (time.perf_counter() - t2) / steps
+        print(f"{name:<15} {size:>4} {built:>7.1f} {first:>11.1f} {per_step * 1000:>7.0f}",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=450, help="pretraining batches per seed")
     parser.add_argument("--per-class", type=int, default=120, help="source images per class")
-    parser.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width")
-    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--backbone", choices=BACKBONES, default="MobileNetV2")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="the MobileNets' width (default: Keras's, the notebooks' 1.0)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="input size (default: the backbone's quick-mode size)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--bn-momentum", type=float, default=0.9,
@@ -269,7 +333,13 @@ def main() -> None:
     parser.add_argument("--control", action="store_true",
                         help="add rows: random weights with the source's BN statistics")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--cost", type=int, metavar="STEPS", default=0,
+                        help="only time pretraining: every backbone at its quick size, STEPS "
+                             "steady batches after the first fit, and stop")
     args = parser.parse_args()
+    if args.cost:
+        return cost(args.cost, args.batch)
+    args.size = args.size or BACKBONES[args.backbone][2]
     start = time.perf_counter()
     classes = source_classes(args.coat)
     x, y = source_set(classes, args.per_class, args.size, seed=0)
@@ -291,7 +361,7 @@ def main() -> None:
     inits = ("pretrained", "random init", *(("source BN only",) if args.control else ()))
     for init, seed in itertools.product(inits, args.seeds):
         t0 = time.perf_counter()
-        base = backbone(args.size, args.alpha, seed)
+        base = backbone(args.backbone, args.size, seed, args.alpha)
         note = ""
         if init == "pretrained":
             steps, acc, epochs = pretrain(base, x, y, len(classes), args.steps, args.batch,
@@ -306,7 +376,8 @@ def main() -> None:
         for n_train, n_val, acc in probe(base, splits):
             rows.append((init, seed, acc, n_train, n_val, time.perf_counter() - t0, note))
         print(f"  done: {init} seed {seed} ({time.perf_counter() - t0:.0f} s) {note}", flush=True)
-    print(f"\nMobileNetV2 alpha {args.alpha} at {args.size} px, pretraining {args.steps} steps "
+    width = f" alpha {args.alpha}" if args.alpha is not None else ""
+    print(f"\n{args.backbone}{width} at {args.size} px, pretraining {args.steps} steps "
           f"per seed, {len(classes)} source classes x {args.per_class}, lr {args.lr}, "
           f"BN momentum {args.bn_momentum or 0.999}, batch {args.batch}"
           f"{', factor heads' if args.factor_heads else ''}; "

@@ -51,3 +51,24 @@ def test_each_factor_that_varies_gets_a_label_per_image(probe) -> None:
     assert "coat" not in factors  # solid only without --coat
     for name, labels in factors.items():
         assert labels.shape == y.shape and labels.min() == 0, name
+
+
+
+@pytest.mark.parametrize("name", ["MobileNetV2", "VGG16", "MobileNet", "EfficientNetB0"])
+def test_each_backbone_is_built_as_its_notebook_builds_it_and_scaled_as_it_scales(probe, name):
+    keras = probe.keras
+    scale, offset, _ = probe.BACKBONES[name]
+    base = probe.backbone(name, 32, seed=0)
+    assert probe.base_name(base) == name
+    default = getattr(keras.applications, name)(input_shape=(32, 32, 3), include_top=False,
+                                                weights=None)
+    assert base.count_params() == default.count_params()  # width 1.0, as the notebooks'
+    pixels = np.array([[[[0.0, 127.5, 255.0]]]], np.float32)
+    inputs = keras.Input(pixels.shape[1:])
+    out = keras.ops.convert_to_numpy(keras.Model(inputs, probe.scaled(base, inputs))(pixels))
+    np.testing.assert_allclose(out, pixels * scale + offset, rtol=1e-6)
+
+
+def test_a_model_that_is_not_one_of_the_backbones_is_refused(probe) -> None:
+    with pytest.raises(KeyError, match="not one of the probe's backbones"):
+        probe.base_name(probe.keras.Sequential(name="resnet50"))
