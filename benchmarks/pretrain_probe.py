@@ -52,125 +52,22 @@ import helpers  # noqa: F401  (chooses the Keras backend first)
 # isort: split
 import keras
 import numpy as np
-from PIL import Image, ImageDraw
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from helpers import pipelines, runtime
 from helpers.datasets import cats_vs_dogs
+from helpers.pretrain import backbone, reinitialise, scaled, train
 from helpers.synth import animals
+from helpers.synth.creatures import classes as source_classes
+from helpers.synth.creatures import source_set
 from helpers.verdicts import accuracy_interval
 
-EARS = ("triangle", "ellipse", "rectangle", "none")
-PLACEMENTS = ("up", "hang", "out")
-MUZZLES = (False, True)
-HEADS = ("wide", "tall")
-TONES = ("same", "darker")
-COATS = ("solid", "stripes")
-TARGET_PARTS = {("triangle", "up", False), ("ellipse", "hang", True)}  # cat's, dog's
+# Each backbone's quick-mode input size in its notebook: VGG16 03 and 04, MobileNetV2 05,
+# MobileNet 07, EfficientNetB0 06.
+QUICK_SIZES = {"MobileNetV2": 96, "VGG16": 48, "MobileNet": 128, "EfficientNetB0": 32}
+
 QUICK = {"train": 64, "validation": 48}  # notebook 05's quick PARAMS
-
-
-def source_classes(coat: bool = False) -> list[dict]:
-    """Every factor combination, without the target's parts (see module doc)."""
-    classes = []
-    coats = COATS if coat else ("solid",)
-    for ear, place, muzzle, head, tone, fur in itertools.product(
-            EARS, PLACEMENTS, MUZZLES, HEADS, TONES, coats):
-        if ear == "none" and (place, tone) != ("up", "same"):
-            continue  # without ears, placement and tone mean nothing
-        if (ear, place, muzzle) in TARGET_PARTS:
-            continue
-        classes.append({"ear": ear, "place": place, "muzzle": muzzle, "head": head,
-                        "tone": tone, "coat": fur})
-    return classes
-
-
-def _ear(draw: ImageDraw.ImageDraw, shape: str, x: float, y: float, s: float, side: int,
-         place: str, colour: tuple[int, ...]) -> None:
-    """One ear of half-size ``s * 0.4`` centred near ``(x, y)``."""
-    r = s * 0.4
-    if place == "up":
-        tip = (x + side * s * 0.15, y - s * 1.05)
-        base = [(x - r, y), (x + r, y)]
-    elif place == "hang":
-        tip = (x + side * s * 0.1, y + s * 1.1)
-        base = [(x - r, y), (x + r, y)]
-    else:  # out: the tip pointing outwards and up at a slant
-        tip = (x + side * s * 0.95, y - s * 0.75)
-        base = [(x, y - r), (x, y + r)]
-    if shape == "triangle":
-        draw.polygon([*base, tip], fill=colour)
-        return
-    mid = ((base[0][0] + base[1][0]) / 2, (base[0][1] + base[1][1]) / 2)
-    cx, cy = (mid[0] + tip[0]) / 2, (mid[1] + tip[1]) / 2
-    half_long = float(np.hypot(tip[0] - mid[0], tip[1] - mid[1])) / 2
-    half_w, half_h = (r * 0.85, half_long) if place != "out" else (half_long, r * 0.85)
-    box = [cx - half_w, cy - half_h, cx + half_w, cy + half_h]
-    if shape == "ellipse":
-        draw.ellipse(box, fill=colour)
-    else:
-        draw.rectangle(box, fill=colour)
-
-
-def creature(spec: dict, size: int, rng: np.random.Generator) -> Image.Image:
-    """One head of a source class, drawn as ``animals.cat_or_dog`` draws a cat or a dog."""
-    img = animals._background(size, rng)
-    draw = ImageDraw.Draw(img)
-    fur = animals._colour(animals.FUR, rng)
-    s = size * rng.uniform(0.22, 0.3)
-    cx = size * rng.uniform(0.38, 0.62)
-    cy = size * rng.uniform(0.45, 0.62)
-    ear_colour = fur if spec["tone"] == "same" else tuple(max(0, c - 50) for c in fur)
-    head = ([cx - s, cy - s * 0.9, cx + s, cy + s * 0.9] if spec["head"] == "wide"
-            else [cx - s * 0.9, cy - s, cx + s * 0.9, cy + s * 0.9])
-    mask = Image.new("L", (size, size), 0)
-    mdraw = ImageDraw.Draw(mask)
-    behind = spec["place"] == "up"  # upright ears go behind the head, others over its sides
-    ears = []
-    if spec["ear"] != "none":
-        for side in (-1, 1):
-            if spec["place"] == "up":
-                x, y = cx + side * s * 0.55, cy - s * 0.5
-            elif spec["place"] == "hang":
-                x, y = cx + side * s * 0.95, cy - s * 0.7
-            else:
-                x, y = cx + side * s * 0.85, cy - s * 0.35
-            ears.append((x, y, side))
-    if behind:
-        for x, y, side in ears:
-            _ear(draw, spec["ear"], x, y, s, side, spec["place"], ear_colour)
-    mdraw.ellipse(head, fill=255)
-    if spec["muzzle"]:
-        mdraw.ellipse([cx - s * 0.5, cy + s * 0.2, cx + s * 0.5, cy + s * 1.2], fill=255)
-    if spec["coat"] == "stripes":
-        coat = animals._stripes(size, rng)
-    else:
-        coat = Image.new("RGB", (size, size), fur)
-    img.paste(coat, (0, 0), mask)
-    if not behind:
-        for x, y, side in ears:
-            _ear(draw, spec["ear"], x, y, s, side, spec["place"], ear_colour)
-    eye = max(1.0, s * 0.12)
-    for side in (-1, 1):
-        ex, ey = cx + side * s * 0.4, cy - s * 0.15
-        draw.ellipse([ex - eye, ey - eye, ex + eye, ey + eye], fill=(20, 20, 20))
-    nose_y = cy + (s * 0.75 if spec["muzzle"] else s * 0.25)
-    draw.ellipse([cx - eye, nose_y - eye, cx + eye, nose_y + eye], fill=(30, 20, 20))
-    if rng.random() < 0.5:
-        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return animals._noise(img, rng)
-
-
-def source_set(classes: list[dict], per_class: int, size: int, seed: int):
-    """``(images uint8 (n, size, size, 3), labels int)``, deterministic for a given ``seed``."""
-    rng = np.random.default_rng(seed)
-    x = np.empty((len(classes) * per_class, size, size, 3), np.uint8)
-    y = np.repeat(np.arange(len(classes)), per_class)
-    for i, label in enumerate(y):
-        x[i] = np.asarray(creature(classes[label], size, rng))
-    order = rng.permutation(len(y))
-    return x[order], y[order]
 
 
 def factor_labels(classes: list[dict], y: np.ndarray) -> dict[str, np.ndarray]:
@@ -182,88 +79,6 @@ def factor_labels(classes: list[dict], y: np.ndarray) -> dict[str, np.ndarray]:
             index = np.array([values.index(str(c[name])) for c in classes])
             out[name] = index[y]
     return out
-
-
-class StepBudget(keras.callbacks.Callback):
-    """Stops ``fit`` after ``steps`` batches, so that a run does not depend on the machine's
-    speed."""
-
-    def __init__(self, steps: int):
-        super().__init__()
-        self.budget, self.steps = steps, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.steps >= self.budget:
-            self.model.stop_training = True
-
-
-# The notebooks' backbones as they build them (keras.applications defaults: MobileNets at width
-# 1.0), each with its notebook's input scaling and quick-mode input size: VGG16 rescale=1/255
-# (BLOG, 03 and 04 at 48 px), the MobileNets [-1, 1] (05 at 96 px, 07 at 128), EfficientNetB0 its
-# own Rescaling and Normalization on 0-255 pixels (06 at 32 px).
-BACKBONES = {
-    "MobileNetV2": (1 / 127.5, -1.0, 96),
-    "VGG16": (1 / 255, 0.0, 48),
-    "MobileNet": (1 / 127.5, -1.0, 128),
-    "EfficientNetB0": (1.0, 0.0, 32),
-}
-
-
-def backbone(name: str, size: int, seed: int, alpha: float | None = None) -> keras.Model:
-    """``keras.applications.<name>`` without top and with random weights; ``alpha`` only for the
-    MobileNets (``None``: Keras's default width, the notebooks' 1.0)."""
-    keras.utils.set_random_seed(seed)
-    kwargs = {"alpha": alpha} if alpha is not None else {}
-    return getattr(keras.applications, name)(input_shape=(size, size, 3), include_top=False,
-                                             weights=None, **kwargs)
-
-
-def scaled(base: keras.Model, inputs):
-    """The backbone's input scaling (``BACKBONES``), from 0-255 pixels."""
-    scale, offset, _ = BACKBONES[base_name(base)]
-    return keras.layers.Rescaling(scale, offset=offset)(inputs) if scale != 1.0 else inputs
-
-
-def base_name(base: keras.Model) -> str:
-    """The ``BACKBONES`` key of a model built by ``backbone``."""
-    name = base.name.lower()
-    for key in sorted(BACKBONES, key=len, reverse=True):
-        if name.startswith(key.lower()):
-            return key
-    raise KeyError(f"not one of the probe's backbones: {base.name}")
-
-
-def pretrain(base: keras.Model, x, y, n_classes: int, steps: int, batch: int, lr: float,
-             bn_momentum: float | None = None, factors: dict | None = None):
-    """Train ``base`` with a new softmax head for ``steps`` batches. ``bn_momentum`` replaces Keras'
-    0.999 while pretraining, so that a few hundred steps move the stored statistics to the
-    source's (with 0.999 they keep ``0.999 ** steps`` of their initial values)."""
-    if bn_momentum:
-        for layer in base.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = bn_momentum
-    inputs = keras.Input(base.input_shape[1:])
-    h = keras.layers.GlobalAveragePooling2D()(base(scaled(base, inputs)))
-    outputs = {"classes": keras.layers.Dense(n_classes, activation="softmax", name="classes")(h)}
-    targets = {"classes": y}
-    for name, column in (factors or {}).items():  # one extra softmax head per factor
-        outputs[name] = keras.layers.Dense(int(column.max()) + 1, activation="softmax",
-                                           name=name)(h)
-        targets[name] = column
-    model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.Adam(lr),
-                  {name: "sparse_categorical_crossentropy" for name in outputs},
-                  metrics={"classes": ["accuracy"]})
-    budget = StepBudget(steps)
-    history = model.fit(x, targets, batch_size=batch, epochs=1000, callbacks=[budget],
-                        verbose=0)
-    key = next(k for k in history.history if k.endswith("accuracy"))
-    if bn_momentum:
-        for layer in base.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = 0.999
-    return budget.steps, history.history[key][-1], len(history.history[key])
 
 
 def target(folder: Path, split: str, size: int, limit: int | None, seed: int):
@@ -289,13 +104,13 @@ def probe(base: keras.Model, splits: dict) -> list[tuple[int, int, float]]:
 
 
 def cost(steps: int, batch: int, n_classes: int = 68) -> None:
-    """Seconds to build each backbone (``BACKBONES``, at its quick size) with a softmax head,
+    """Seconds to build each backbone (``QUICK_SIZES``) with a softmax head,
     to run its first fit of 2 batches (tracing and graph optimisation) and ms per batch after:
     what a pretraining budget buys."""
     rng = np.random.default_rng(0)
     print(f"pretraining cost, batch {batch}, {n_classes} classes, Adam, {steps} steady steps")
     print(f"{'backbone':<15} {'px':>4} {'build s':>7} {'first fit s':>11} {'ms/step':>7}")
-    for name, (_, _, size) in BACKBONES.items():
+    for name, size in QUICK_SIZES.items():
         t0 = time.perf_counter()
         base = backbone(name, size, seed=0)
         inputs = keras.Input((size, size, 3))
@@ -319,7 +134,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=450, help="pretraining batches per seed")
     parser.add_argument("--per-class", type=int, default=120, help="source images per class")
-    parser.add_argument("--backbone", choices=BACKBONES, default="MobileNetV2")
+    parser.add_argument("--backbone", choices=QUICK_SIZES, default="MobileNetV2")
+    parser.add_argument("--init", default=None, metavar="INITIALIZER",
+                        help="re-initialise every convolution kernel before pretraining "
+                             "(e.g. he_normal; default: keras.applications' own)")
     parser.add_argument("--alpha", type=float, default=None,
                         help="the MobileNets' width (default: Keras's, the notebooks' 1.0)")
     parser.add_argument("--size", type=int, default=None,
@@ -341,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cost:
         return cost(args.cost, args.batch)
-    args.size = args.size or BACKBONES[args.backbone][2]
+    args.size = args.size or QUICK_SIZES[args.backbone]
     start = time.perf_counter()
     classes = source_classes(args.coat)
     x, y = source_set(classes, args.per_class, args.size, seed=0)
@@ -366,13 +184,15 @@ def main() -> None:
         base = backbone(args.backbone, args.size, seed, args.alpha)
         note = ""
         if init == "pretrained":
-            steps, acc, epochs = pretrain(base, x, y, len(classes), args.steps, args.batch,
+            if args.init:
+                reinitialise(base, args.init, seed)
+            steps, acc, epochs = train(base, x, y, len(classes), args.steps, args.batch,
                                           args.lr, args.bn_momentum,
                                           factor_labels(classes, y) if args.factor_heads
                                           else None)
             note = f"{steps} steps, {epochs} epochs, source train accuracy {acc:.3f}"
         elif init == "source BN only":  # control: random weights, the source's BN statistics
-            steps, _, _ = pretrain(base, x, y, len(classes), 60, args.batch, 0.0,
+            steps, _, _ = train(base, x, y, len(classes), 60, args.batch, 0.0,
                                    args.bn_momentum)
             note = f"{steps} steps at learning rate 0: BN statistics only"
         for n_train, n_val, acc in probe(base, splits):

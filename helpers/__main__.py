@@ -1,5 +1,5 @@
-"""Command line: ``python -m helpers datasets | fetch NAME|all | run [NOTEBOOK...] | report |
-student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS | pin``."""
+"""Command line: ``python -m helpers datasets | fetch NAME|all | pretrain [BACKBONE...] |
+run [NOTEBOOK...] | report | student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS | pin``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers import course_run, datasets, grading, release, results, runtime, settings, weights
+from helpers import (
+    course_run,
+    datasets,
+    grading,
+    pretrain,
+    release,
+    results,
+    runtime,
+    settings,
+    weights,
+)
 from helpers.datasets import DatasetError, DataUnavailable
 from helpers.datasets.download import candidate_urls
 
@@ -26,6 +36,31 @@ def _datasets() -> int:
         path = weights.keras_models_dir() / remote.filename
         state = "cached" if path.exists() else "not cached"
         print(f"weights {name}: {remote.urls[0]}  ({state} at {path})")
+    for name in pretrain.RECIPES:
+        made = pretrain.cached(name)
+        state = f"cached at {made.path}" if made else f"not built; {pretrain.weights_path(name)}"
+        print(f"course-pretrained {name} (quick mode without ImageNet's): {state}")
+    return 0
+
+
+def _pretrain(names: Sequence[str]) -> int:
+    """Course-pretrained weights of the named backbones (default: every recipe), trained where
+    they are not cached yet."""
+    wanted = list(names) or list(pretrain.RECIPES)
+    unknown = [name for name in wanted if name not in pretrain.RECIPES]
+    if unknown:
+        print(f"no course-pretraining recipe for {', '.join(unknown)}; there is one for: "
+              f"{', '.join(pretrain.RECIPES)}", file=sys.stderr)
+        return 2
+    for name in wanted:
+        made = pretrain.cached(name)
+        if made:
+            print(f"{name}: cached ({made.describe()}; trained in {made.info['seconds']} s) "
+                  f"at {made.path}")
+            continue
+        made = pretrain.build(name)
+        print(f"{name}: trained on {made.describe()} in {made.info['seconds']} s, source "
+              f"accuracy {made.info['source_accuracy']}; cached at {made.path}")
     return 0
 
 
@@ -131,6 +166,10 @@ def _command(argv: Sequence[str] | None) -> int:
     sub.add_parser("datasets", help="list datasets and weights, their sources and cache status")
     fetch = sub.add_parser("fetch", help="download real data (and ImageNet weights) ahead of class")
     fetch.add_argument("names", nargs="+", metavar="NAME", help="dataset or backbone name, or all")
+    pre = sub.add_parser("pretrain", help="train the course-pretrained backbones that quick mode "
+                         "uses without ImageNet's weights (synthetic source, cached)")
+    pre.add_argument("names", nargs="*", metavar="BACKBONE",
+                     help=f"e.g. {next(iter(pretrain.RECIPES))} (default: all)")
     run = sub.add_parser("run", help="execute notebooks headless into build/ and print a summary")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 01 (default: all)")
     sub.add_parser("report", help="measured results beside the documents' numbers (markdown)")
@@ -161,6 +200,8 @@ def _command(argv: Sequence[str] | None) -> int:
         return _datasets()
     if args.command == "fetch":
         return _fetch(args.names)
+    if args.command == "pretrain":
+        return _pretrain(args.names)
     if args.command == "run":
         return 1 if course_run.run(args.notebooks) else 0
     if args.command == "student":

@@ -140,10 +140,13 @@ class Config:
 
     @property
     def sources(self) -> str:
-        """The kinds of data and weights this run uses, e.g. ``stand-in__random``: a change of
-        either gives new artifact folders, so no sweep row or saved model is reused across it."""
+        """The kinds of data and weights this run uses, e.g. ``stand-in__random`` (with a
+        course-pretraining recipe's digest, ``stand-in__course-pretrained-<digest>``): a change
+        of either gives new artifact folders, so no sweep row or saved model is reused across
+        it."""
         data = "+".join(sorted({p.kind for p in self.data.values()})) or "no-data"
-        weights = "+".join(sorted({w.kind for w in self.weights.values()})) or "no-weights"
+        weights = "+".join(sorted({"-".join(filter(None, (w.kind, w.tag)))
+                                   for w in self.weights.values()})) or "no-weights"
         return re.sub(r"[^a-z0-9+_-]", "", f"{data}__{weights}".lower())
 
     @property
@@ -342,6 +345,8 @@ def setup(
         cfg.data[name] = ds.prepare(name, mode, standin=stand_ins)
     for name in _resolve(weights, chosen):
         cfg.weights[name] = wt.prepare(name, mode, random=stand_ins)
+    if any(w.kind == "course-pretrained" for w in cfg.weights.values()):
+        runtime.seed_everything(seed, deterministic)  # pretraining drew random numbers
     print(cfg.banner())
     clock = cfg.start_clock()
     print(budget.describe(clock.fits, mode))

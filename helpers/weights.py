@@ -3,8 +3,10 @@
 ``prepare(name, mode)`` puts the no-top weight file where ``keras.applications`` looks for it
 (``$KERAS_HOME/models``, default ``~/.keras/models``), downloading it with the course's mirrors,
 checksum and resume. The result's ``keras_weights`` is what the notebook passes as
-``weights=``: ``"imagenet"``, or ``None`` (random initialisation) in quick mode when the file
-cannot be had. Full mode never falls back: it raises ``DataUnavailable``.
+``weights=``: ``"imagenet"``; or, in quick mode when the file cannot be had, the path of the
+backbone's course-pretrained weights (``helpers.pretrain``, trained on first use on a synthetic
+source set, never called ImageNet) where it has a recipe, else ``None`` (random
+initialisation). Full and paper mode never fall back: they raise ``DataUnavailable``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import pretrain
 from helpers.datasets.download import (
     DataUnavailable,
     Remote,
@@ -61,12 +64,17 @@ BACKBONES: dict[str, Remote] = {
 }
 
 
+LABELS = {"imagenet": "ImageNet", "random": "random init",
+          "course-pretrained": "course-pretrained, not ImageNet"}
+
+
 @dataclass(frozen=True)
 class PreparedWeights:
-    """A backbone's weights for this run: ``kind`` is ``"imagenet"`` or ``"random"``;
-    ``keras_weights`` is what the notebook passes as ``weights=`` (in a rehearsal, a file's path
-    where Keras would check the published hash, see ``prepare``); ``reason`` (short) and
-    ``detail`` (the download error) say why the weights are random."""
+    """A backbone's weights for this run: ``kind`` is ``"imagenet"``, ``"course-pretrained"``
+    or ``"random"``; ``keras_weights`` is what the notebook passes as ``weights=`` (in a
+    rehearsal, a file's path where Keras would check the published hash, see ``prepare``);
+    ``reason`` (short) and ``detail`` (the download error) say why they are not ImageNet's;
+    ``source`` what course-pretrained weights were trained on, ``tag`` their recipe's digest."""
 
     name: str
     kind: str
@@ -74,18 +82,23 @@ class PreparedWeights:
     path: Path | None = None
     reason: str = ""
     detail: str = ""
+    source: str = ""
+    tag: str = ""
 
     @property
     def label(self) -> str:
-        return "ImageNet" if self.kind == "imagenet" else "random init"
+        return LABELS[self.kind]
 
     def summary(self) -> str:
         """One line for the banner."""
-        return f"{self.name}: {self.label}" + (f" ({self.reason})" if self.reason else "")
+        why = f"{self.reason}: ImageNet's could not be had" if self.source else self.reason
+        parts = [p for p in (self.source, why) if p]
+        return f"{self.name}: {self.label}" + (f" ({'; '.join(parts)})" if parts else "")
 
     def as_record(self) -> dict[str, str]:
         """The structured provenance the results JSON keeps."""
-        return {"kind": self.kind, "label": self.label, "reason": self.reason}
+        record = {"kind": self.kind, "label": self.label, "reason": self.reason}
+        return {**record, "source": self.source, "tag": self.tag} if self.source else record
 
     def __str__(self) -> str:
         return self.label
@@ -113,6 +126,11 @@ def prepare(name: str, mode: str, random: bool = False) -> PreparedWeights:
         if mode != "quick":
             raise in_full_mode(err, "randomly initialised weights") from None
         reason = "offline" if offline() else "download failed"
+        if name in pretrain.RECIPES:
+            made = pretrain.ensure(name)
+            return PreparedWeights(name, "course-pretrained", str(made.path), made.path,
+                                   reason=reason, detail=str(err), source=made.describe(),
+                                   tag=pretrain.recipe(name).digest())
         return PreparedWeights(name, "random", None, reason=reason, detail=str(err))
     # keras.applications checks VGG16's and EfficientNet's files against the published hash
     # itself (and would download the real file): a rehearsal's random file goes by its path.

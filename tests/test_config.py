@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import config, runtime, sweeps
+from helpers import config, pretrain, runtime, sweeps
 
 
 @pytest.fixture
@@ -78,11 +78,15 @@ def test_record_is_carried_by_the_run(offline_home) -> None:
 
 
 def test_new_weights_do_not_reuse_old_sweeps(offline_home, monkeypatch, tmp_path) -> None:
-    """Offline (random weights) first, then with the ImageNet file at hand: the second run gets
-    its own artifact folder, so its sweep trains again instead of replaying the first's rows."""
+    """Offline (course-pretrained weights, from a three-step recipe here) first, then with the
+    ImageNet file at hand: the second run gets its own artifact folder, so its sweep trains
+    again instead of replaying the first's rows."""
+    monkeypatch.setitem(pretrain.RECIPES, "MobileNetV2_96",
+                        pretrain.Recipe("MobileNetV2", 32, steps=3, batch=8, per_class=1))
     first = config.setup("05_mobilenetv2_tl_ft_ratio", params={"backbone": ("MobileNetV2_96",
                          "MobileNetV2_160", "MobileNetV2_160")}, weights=["backbone"])
-    assert first.weights["MobileNetV2_96"].kind == "random"
+    assert first.weights["MobileNetV2_96"].kind == "course-pretrained"
+    assert first.weights["MobileNetV2_96"].tag in first.artifacts.name
     runs = []
 
     def run(cfg_row):

@@ -1,0 +1,256 @@
+"""Course-pretrained backbones (issue 21): when ImageNet's weights cannot be had in quick mode,
+a backbone pretrained here, for a fixed number of steps, on the course's synthetic stand-in for
+ImageNet (``helpers.synth.creatures``), instead of a random one.
+
+A random base teaches the opposite of the documents: its features carry almost no signal, so
+transfer learning and fine-tuning look useless. A base pretrained on many synthetic classes that
+share the target stand-in's primitives (but none of its classes) carries features that transfer,
+as ImageNet's do for the real photos. ``RECIPES`` lists the weights (by ``helpers.weights``'s
+names) that have a recipe, each one measured against random init by
+``benchmarks/pretrain_probe.py``; the others stay random in quick mode.
+
+``ensure(name)`` returns the cached weights or trains them (a progress bar over the steps) and
+caches them in ``LAB_CACHE/pretrained/`` as ``<name>-<digest>.weights.h5`` (the digest names
+the recipe, so a changed recipe trains anew) beside a JSON of how they were made; a classroom's
+read-only cache is read, and what is trained goes to ``runtime.own_cache_dir()``. The file is
+written under another name and renamed when complete: an interrupted run trains again, never
+loads half a file. Training on TensorFlow or JAX gives a file both load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+from tqdm.auto import tqdm
+
+from helpers.runtime import cache_dir, ensure_writable, own_cache_dir
+from helpers.synth import creatures
+
+SOURCE = "creatures"  # helpers.synth.creatures
+SOURCE_VERSION = 1  # bump when helpers.synth.creatures draws differently
+
+# The notebooks' backbones as they build them (keras.applications defaults: the MobileNets at
+# width 1.0), each with its notebook's input scaling, from 0-255 pixels: VGG16 rescale=1/255
+# (BLOG, 03 and 04), the MobileNets [-1, 1] (05, 07), EfficientNetB0 its own Rescaling and
+# Normalization inside the model (06).
+SCALINGS: dict[str, tuple[float, float]] = {
+    "MobileNetV2": (1 / 127.5, -1.0),
+    "VGG16": (1 / 255, 0.0),
+    "MobileNet": (1 / 127.5, -1.0),
+    "EfficientNetB0": (1.0, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one backbone is pretrained: ``keras.applications.<backbone>`` without top at
+    ``size`` px with a softmax head over every source class, Adam at ``lr``, ``steps`` batches
+    of ``batch``, and BatchNormalization momentum ``bn_momentum`` while pretraining (Keras's
+    0.999 would leave the stored statistics near their initial values after a few hundred
+    steps, and the notebooks run the base in inference mode). ``kernel_init`` (a Keras
+    initializer's name) re-initialises every convolution kernel before training: VGG16, without
+    BatchNormalization, does not learn from Keras's Glorot initialisation, whose signal fades
+    over its 13 ReLU convolutions; He et al. (2015)'s ``"he_normal"`` keeps it."""
+
+    backbone: str
+    size: int
+    steps: int
+    lr: float = 2e-3
+    batch: int = 32
+    per_class: int = 120
+    bn_momentum: float = 0.9
+    seed: int = 0
+    kernel_init: str | None = None
+
+    def digest(self) -> str:
+        """Ten hex digits naming the recipe and the source set's version."""
+        text = json.dumps({**dataclasses.asdict(self), "source": SOURCE,
+                           "source_version": SOURCE_VERSION}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+# Measured with benchmarks/pretrain_probe.py (the closing notes of issue 21 give the tables).
+RECIPES: dict[str, Recipe] = {
+    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=450),  # 05
+}
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Cached course-pretrained weights: ``path`` loads with ``weights=path``; ``info`` says how
+    they were made (source, classes, images, steps, seconds, source accuracy, backend)."""
+
+    name: str
+    path: Path
+    info: Mapping[str, Any]
+
+    def describe(self) -> str:
+        """One phrase for the banner, e.g. "68 synthetic creature-head classes, 450 steps"."""
+        i = self.info
+        return (f"{i['classes']} synthetic creature-head classes x {i['per_class']} images, "
+                f"{i['steps']} steps")
+
+
+def backbone(name: str, size: int, seed: int, alpha: float | None = None) -> keras.Model:
+    """``keras.applications.<name>`` without top, randomly initialised from ``seed``; ``alpha``
+    only for the MobileNets (``None``: Keras's default width, the notebooks' 1.0)."""
+    keras.utils.set_random_seed(seed)
+    kwargs = {"alpha": alpha} if alpha is not None else {}
+    return getattr(keras.applications, name)(input_shape=(size, size, 3), include_top=False,
+                                             weights=None, **kwargs)
+
+
+def reinitialise(base: keras.Model, initializer: str, seed: int) -> None:
+    """Every convolution kernel of ``base`` drawn anew from ``initializer`` (see ``Recipe``)."""
+    for i, layer in enumerate(base.layers):
+        if isinstance(layer, keras.layers.Conv2D):
+            init = keras.initializers.get({"class_name": initializer,
+                                           "config": {"seed": seed + i}})
+            layer.kernel.assign(init(layer.kernel.shape))
+
+
+def base_name(base: keras.Model) -> str:
+    """The ``SCALINGS`` key of a model built by ``backbone``."""
+    name = base.name.lower()
+    for key in sorted(SCALINGS, key=len, reverse=True):
+        if name.startswith(key.lower()):
+            return key
+    raise KeyError(f"not one of the course's backbones: {base.name}")
+
+
+def scaled(base: keras.Model, inputs: Any) -> Any:
+    """``inputs`` (0-255 pixels) scaled as the backbone's notebook scales them."""
+    scale, offset = SCALINGS[base_name(base)]
+    return keras.layers.Rescaling(scale, offset=offset)(inputs) if scale != 1.0 else inputs
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stops ``fit`` after ``steps`` batches (a run does not depend on the machine's speed),
+    with a progress bar over them when ``desc`` is given."""
+
+    def __init__(self, steps: int, desc: str | None = None) -> None:
+        super().__init__()
+        self.budget, self.steps, self.desc, self.bar = steps, 0, desc, None
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self.desc:
+            self.bar = tqdm(total=self.budget, desc=self.desc, unit="step")
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.steps += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.steps >= self.budget:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def train(base: keras.Model, x: Any, y: Any, n_classes: int, steps: int, batch: int, lr: float,
+          bn_momentum: float | None = None, factors: Mapping[str, Any] | None = None,
+          desc: str | None = None) -> tuple[int, float, int]:
+    """Train ``base`` with a new softmax head (and one per ``factors`` column) for ``steps``
+    batches; ``(steps, last epoch's source accuracy, epochs)``. ``bn_momentum`` replaces
+    Keras's 0.999 while training (see ``Recipe``) and is put back after."""
+    norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = bn_momentum or layer.momentum
+    inputs = keras.Input(base.input_shape[1:])
+    h = keras.layers.GlobalAveragePooling2D()(base(scaled(base, inputs)))
+    outputs = {"classes": keras.layers.Dense(n_classes, activation="softmax", name="classes")(h)}
+    targets = {"classes": y}
+    for name, column in (factors or {}).items():
+        outputs[name] = keras.layers.Dense(int(column.max()) + 1, activation="softmax",
+                                           name=name)(h)
+        targets[name] = column
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(lr),
+                  {name: "sparse_categorical_crossentropy" for name in outputs},
+                  metrics={"classes": ["accuracy"]})
+    budget = StepBudget(steps, desc)
+    history = model.fit(x, targets, batch_size=batch, epochs=steps, callbacks=[budget],
+                        verbose=0)
+    for layer in norms:
+        layer.momentum = 0.999
+    key = next(k for k in history.history if k.endswith("accuracy"))
+    return budget.steps, float(history.history[key][-1]), len(history.history[key])
+
+
+def recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise KeyError(f"no course-pretraining recipe for {name!r}; there is one for: "
+                       f"{', '.join(RECIPES)}") from None
+
+
+def weights_path(name: str, folder: Path | None = None) -> Path:
+    """Where ``name``'s course-pretrained weights are cached in ``folder`` (default: the
+    writable cache, ``runtime.own_cache_dir()``)."""
+    folder = folder or own_cache_dir()
+    return folder / "pretrained" / f"{name}-{recipe(name).digest()}.weights.h5"
+
+
+def _info_path(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".weights.h5") + ".json")
+
+
+def cached(name: str) -> Pretrained | None:
+    """The cached weights of ``name`` (in ``LAB_CACHE``, else in the writable cache), or
+    ``None`` when they have not been (fully) built."""
+    for folder in dict.fromkeys((cache_dir(), own_cache_dir())):
+        path = weights_path(name, folder)
+        info = _info_path(path)
+        if path.exists() and info.exists():
+            return Pretrained(name, path, json.loads(info.read_text()))
+    return None
+
+
+def build(name: str, progress: bool = True) -> Pretrained:
+    """Train ``name``'s recipe and cache the weights (see the module docstring)."""
+    r = recipe(name)
+    path = weights_path(name)
+    ensure_writable(path.parent)
+    start = time.perf_counter()
+    specs = creatures.classes()
+    x, y = creatures.source_set(specs, r.per_class, r.size, seed=r.seed)
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")  # the same file on every device
+    try:
+        base = backbone(r.backbone, r.size, r.seed)
+        if r.kernel_init:
+            reinitialise(base, r.kernel_init, r.seed)
+        steps, accuracy, epochs = train(
+            base, x, y, len(specs), r.steps, r.batch, r.lr, r.bn_momentum,
+            desc=f"pretraining {name} on {len(specs)} synthetic classes" if progress else None)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    partial = path.with_name(f".{os.getpid()}-{path.name}")  # Keras wants .weights.h5 at the end
+    base.save_weights(partial)
+    os.replace(partial, path)
+    info = {"name": name, **dataclasses.asdict(r), "source": SOURCE,
+            "source_version": SOURCE_VERSION, "classes": len(specs), "images": len(y),
+            "steps_trained": steps, "epochs": epochs, "source_accuracy": round(accuracy, 4),
+            "seconds": round(time.perf_counter() - start, 1), "backend": keras.backend.backend(),
+            "keras": keras.__version__}
+    partial_info = _info_path(partial)
+    partial_info.write_text(json.dumps(info, indent=1))
+    os.replace(partial_info, _info_path(path))
+    return Pretrained(name, path, info)
+
+
+def ensure(name: str, progress: bool = True) -> Pretrained:
+    """The cached weights of ``name``, trained first when they are not cached yet."""
+    return cached(name) or build(name, progress)

@@ -1,0 +1,151 @@
+"""helpers.pretrain: course-pretrained backbones (issue 21), trained once on the synthetic source
+set, cached under a name that changes with the recipe, loaded by keras.applications, and taken
+by helpers.weights in quick mode (never in full mode) when ImageNet's cannot be had."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import budget, config, lesson, pretrain, weights
+from helpers.datasets import DataUnavailable
+
+TINY = pretrain.Recipe("MobileNetV2", 32, steps=3, batch=8, per_class=1)
+
+
+def quick_sizes() -> dict[str, set[int]]:
+    """``{backbone: input sizes}`` of every quick-mode fit the notebooks plan."""
+    found: dict[str, set[int]] = {}
+    for path in lesson.course():
+        facts = lesson.load(path)
+        for fit in facts.fits(config.pick_params(facts.params, "quick"), budget.document_images):
+            found.setdefault(fit.model, set()).add(fit.size)
+    return found
+
+
+@pytest.fixture
+def tiny(lab_env, monkeypatch):
+    """A recipe of three steps at 32 px under the name MobileNetV2_96, offline."""
+    monkeypatch.setitem(pretrain.RECIPES, "MobileNetV2_96", TINY)
+    monkeypatch.setenv("LAB_OFFLINE", "1")
+    return lab_env
+
+
+def test_each_recipe_is_for_a_size_its_backbone_has_in_a_quick_notebook() -> None:
+    sizes = quick_sizes()
+    for name, recipe in pretrain.RECIPES.items():
+        assert name in weights.BACKBONES
+        assert recipe.size in sizes[recipe.backbone], (name, recipe.size)
+
+
+def test_the_digest_names_the_recipe() -> None:
+    assert TINY.digest() == pretrain.Recipe("MobileNetV2", 32, steps=3, batch=8,
+                                            per_class=1).digest()
+    assert TINY.digest() != pretrain.Recipe("MobileNetV2", 32, steps=4, batch=8,
+                                            per_class=1).digest()
+    assert len(TINY.digest()) == 10
+
+
+def test_weights_are_trained_once_cached_and_loaded_by_keras_applications(tiny, monkeypatch):
+    made = pretrain.ensure("MobileNetV2_96", progress=False)
+    assert made.path == tiny / "cache" / "pretrained" / f"MobileNetV2_96-{TINY.digest()}.weights.h5"
+    info = json.loads(made.path.with_name(made.path.name.replace(".weights.h5", ".json"))
+                      .read_text())
+    assert info["steps_trained"] == 3 and info["classes"] == len(pretrain.creatures.classes())
+    assert info["backend"] == keras.backend.backend()
+    assert "synthetic creature-head classes" in made.describe()
+    assert not list(made.path.parent.glob(".*"))  # no partial file left behind
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("cached weights must not be trained again")
+
+    monkeypatch.setattr(pretrain, "train", no_training)
+    assert pretrain.ensure("MobileNetV2_96").path == made.path
+    loaded = keras.applications.MobileNetV2(input_shape=(48, 48, 3), include_top=False,
+                                            weights=str(made.path))
+    fresh = pretrain.backbone("MobileNetV2", 48, seed=0)
+    trained = [keras.ops.convert_to_numpy(w) for w in loaded.weights]
+    initial = [keras.ops.convert_to_numpy(w) for w in fresh.weights]
+    assert len(trained) == len(initial)
+    assert any(not np.allclose(a, b) for a, b in zip(trained, initial, strict=True))
+
+
+def test_an_interrupted_build_is_not_taken_for_cached_weights(tiny) -> None:
+    path = pretrain.weights_path("MobileNetV2_96")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a file")  # the JSON, written last, is missing
+    assert pretrain.cached("MobileNetV2_96") is None
+
+
+def test_a_backbone_without_a_recipe_is_refused_with_the_ones_that_have_one() -> None:
+    with pytest.raises(KeyError, match="MobileNetV2_96"):
+        pretrain.weights_path("ResNet9000")
+
+
+def test_quick_mode_offline_takes_course_pretrained_weights_and_says_they_are_not_imagenet(tiny):
+    prepared = weights.prepare("MobileNetV2_96", "quick")
+    assert prepared.kind == "course-pretrained"
+    assert prepared.keras_weights == str(pretrain.weights_path("MobileNetV2_96"))
+    line = prepared.summary()
+    assert "not ImageNet" in line and "synthetic" in line and "offline" in line
+    assert prepared.as_record()["kind"] == "course-pretrained"
+    assert prepared.tag == TINY.digest()
+    assert weights.prepare("VGG16", "quick").kind == "random"  # no recipe (yet): random init
+
+
+def test_full_mode_never_takes_course_pretrained_weights(tiny) -> None:
+    with pytest.raises(DataUnavailable):
+        weights.prepare("MobileNetV2_96", "full")
+    assert pretrain.cached("MobileNetV2_96") is None
+
+
+def test_he_initialisation_gives_each_kernel_he_s_spread() -> None:
+    base = pretrain.backbone("VGG16", 32, seed=0)
+    pretrain.reinitialise(base, "he_normal", seed=0)
+    kernel = keras.ops.convert_to_numpy(base.get_layer("block3_conv1").kernel)
+    fan_in = np.prod(kernel.shape[:-1])
+    # he_normal draws from a normal truncated at 2 standard deviations, of std sqrt(2 / fan_in)
+    assert kernel.std() == pytest.approx(np.sqrt(2 / fan_in), rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["MobileNetV2", "VGG16", "MobileNet", "EfficientNetB0"])
+def test_each_backbone_is_built_as_its_notebook_builds_it_and_scaled_as_it_scales(name) -> None:
+    scale, offset = pretrain.SCALINGS[name]
+    base = pretrain.backbone(name, 32, seed=0)
+    assert pretrain.base_name(base) == name
+    default = getattr(keras.applications, name)(input_shape=(32, 32, 3), include_top=False,
+                                                weights=None)
+    assert base.count_params() == default.count_params()  # width 1.0, as the notebooks'
+    pixels = np.array([[[[0.0, 127.5, 255.0]]]], np.float32)
+    inputs = keras.Input(pixels.shape[1:])
+    out = keras.ops.convert_to_numpy(keras.Model(inputs, pretrain.scaled(base, inputs))(pixels))
+    np.testing.assert_allclose(out, pixels * scale + offset, rtol=1e-6)
+
+
+def test_a_model_that_is_not_one_of_the_backbones_is_refused() -> None:
+    with pytest.raises(KeyError, match="not one of the course's backbones"):
+        pretrain.base_name(keras.Sequential(name="resnet50"))
+
+
+def test_the_pretrain_command_trains_then_reports_the_cache(tiny, capsys) -> None:
+    from helpers.__main__ import main
+
+    assert main(["pretrain"]) == 0
+    first = capsys.readouterr().out
+    assert "MobileNetV2_96: trained on" in first and "source accuracy" in first
+    assert main(["pretrain", "MobileNetV2_96"]) == 0
+    assert "MobileNetV2_96: cached (" in capsys.readouterr().out
+    assert main(["datasets"]) == 0
+    assert "course-pretrained MobileNetV2_96 (quick mode without ImageNet's): cached at" in \
+        capsys.readouterr().out
+
+
+def test_the_pretrain_command_refuses_a_backbone_without_a_recipe_in_one_line(tiny, capsys):
+    from helpers.__main__ import main
+
+    assert main(["pretrain", "ResNet9000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ResNet9000" in err and "MobileNetV2_96" in err
