@@ -59,7 +59,9 @@ class Recipe:
     steps, and the notebooks run the base in inference mode). ``kernel_init`` (a Keras
     initializer's name) re-initialises every convolution kernel before training: VGG16, without
     BatchNormalization, does not learn from Keras's Glorot initialisation, whose signal fades
-    over its 13 ReLU convolutions; He et al. (2015)'s ``"he_normal"`` keeps it."""
+    over its 13 ReLU convolutions; He et al. (2015)'s ``"he_normal"`` keeps it.
+    ``factor_heads`` adds one softmax head per factor of the creature classes (ear shape,
+    placement, muzzle, head, tone): easier targets whose gradients VGG16 learns from first."""
 
     backbone: str
     size: int
@@ -70,6 +72,7 @@ class Recipe:
     bn_momentum: float = 0.9
     seed: int = 0
     kernel_init: str | None = None
+    factor_heads: bool = False
 
     def digest(self) -> str:
         """Ten hex digits naming the recipe and the source set's version."""
@@ -81,6 +84,8 @@ class Recipe:
 # Measured with benchmarks/pretrain_probe.py (the closing notes of issue 21 give the tables).
 RECIPES: dict[str, Recipe] = {
     "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=450),  # 05
+    "VGG16": Recipe("VGG16", 48, steps=300, lr=3e-4, kernel_init="he_normal",
+                    factor_heads=True),  # 03, 04
 }
 
 
@@ -234,6 +239,7 @@ def build(name: str, progress: bool = True) -> Pretrained:
             reinitialise(base, r.kernel_init, r.seed)
         steps, accuracy, epochs = train(
             base, x, y, len(specs), r.steps, r.batch, r.lr, r.bn_momentum,
+            factors=creatures.factor_labels(specs, y) if r.factor_heads else None,
             desc=f"pretraining {name} on {len(specs)} synthetic classes" if progress else None)
     finally:
         keras.config.set_dtype_policy(policy)

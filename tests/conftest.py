@@ -36,6 +36,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.backend_agnostic)
 
 
+@pytest.fixture(autouse=True)
+def no_real_pretraining(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test never trains one of ``helpers.pretrain``'s real recipes (minutes each): one
+    that would fails at once, naming the fix (a small recipe in ``pretrain.RECIPES``)."""
+    from helpers import pretrain
+
+    real, build = dict(pretrain.RECIPES), pretrain.build
+
+    def guarded(name: str, progress: bool = True) -> pretrain.Pretrained:
+        if pretrain.RECIPES.get(name) is real.get(name):
+            raise AssertionError(f"this test would pretrain {name} for minutes: set a small "
+                                 "recipe with monkeypatch.setitem(pretrain.RECIPES, ...)")
+        return build(name, progress)
+
+    monkeypatch.setattr(pretrain, "build", guarded)
+
+
 @pytest.fixture
 def lab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Cache, results and Keras home in ``tmp_path``; quick mode; no classroom mirror."""

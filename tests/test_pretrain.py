@@ -28,8 +28,8 @@ def quick_sizes() -> dict[str, set[int]]:
 
 @pytest.fixture
 def tiny(lab_env, monkeypatch):
-    """A recipe of three steps at 32 px under the name MobileNetV2_96, offline."""
-    monkeypatch.setitem(pretrain.RECIPES, "MobileNetV2_96", TINY)
+    """The only recipe: three steps at 32 px under the name MobileNetV2_96; offline."""
+    monkeypatch.setattr(pretrain, "RECIPES", {"MobileNetV2_96": TINY})
     monkeypatch.setenv("LAB_OFFLINE", "1")
     return lab_env
 
@@ -93,7 +93,7 @@ def test_quick_mode_offline_takes_course_pretrained_weights_and_says_they_are_no
     assert "not ImageNet" in line and "synthetic" in line and "offline" in line
     assert prepared.as_record()["kind"] == "course-pretrained"
     assert prepared.tag == TINY.digest()
-    assert weights.prepare("VGG16", "quick").kind == "random"  # no recipe (yet): random init
+    assert weights.prepare("EfficientNetB0", "quick").kind == "random"  # no recipe: random init
 
 
 def test_full_mode_never_takes_course_pretrained_weights(tiny) -> None:

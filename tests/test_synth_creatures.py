@@ -42,3 +42,15 @@ def test_classes_differ_in_their_pixels_where_their_factors_differ() -> None:
                                          np.random.default_rng(3)), dtype=int)
     for other in (b, none):
         assert (np.abs(a - other).max(axis=-1) > 40).sum() > 50  # pixels, of 64 x 64
+
+
+def test_each_factor_that_varies_gets_a_label_per_image() -> None:
+    classes = creatures.classes()
+    y = np.arange(len(classes))
+    factors = creatures.factor_labels(classes, y)
+    assert {"ear", "place", "muzzle", "head", "tone"} == factors.keys()  # coat: solid only
+    for name, labels in factors.items():
+        values = sorted({str(c[name]) for c in classes})
+        assert labels.shape == y.shape and labels.min() == 0, name
+        assert [values[i] for i in labels] == [str(c[name]) for c in classes], name
+    assert "coat" in creatures.factor_labels(creatures.classes(coat=True), y)

@@ -137,3 +137,15 @@ def source_set(specs: list[dict], per_class: int, size: int,
         x[i] = np.asarray(creature(specs[label], size, rng))
     order = rng.permutation(len(y))
     return x[order], y[order]
+
+
+def factor_labels(specs: list[dict], y: np.ndarray) -> dict[str, np.ndarray]:
+    """Each factor of each image's class as an integer label, for the factors that vary: the
+    extra targets of a pretraining with one softmax head per factor (``helpers.pretrain``)."""
+    out = {}
+    for name in specs[0]:
+        values = sorted({str(c[name]) for c in specs})
+        if len(values) > 1:
+            index = np.array([values.index(str(c[name])) for c in specs])
+            out[name] = index[y]
+    return out
