@@ -214,13 +214,24 @@ def _info_path(path: Path) -> Path:
 
 def cached(name: str) -> Pretrained | None:
     """The cached weights of ``name`` (in ``LAB_CACHE``, else in the writable cache), or
-    ``None`` when they have not been (fully) built."""
+    ``None`` when they have not been (fully) built or the file is not the one its JSON names
+    (a damaged or replaced file is trained again)."""
     for folder in dict.fromkeys((cache_dir(), own_cache_dir())):
         path = weights_path(name, folder)
         info = _info_path(path)
         if path.exists() and info.exists():
-            return Pretrained(name, path, json.loads(info.read_text()))
+            made = Pretrained(name, path, json.loads(info.read_text()))
+            if made.info.get("sha256") == _sha256(path):
+                return made
     return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def build(name: str, progress: bool = True) -> Pretrained:
@@ -248,7 +259,8 @@ def build(name: str, progress: bool = True) -> Pretrained:
     os.replace(partial, path)
     info = {"name": name, **dataclasses.asdict(r), "source": SOURCE,
             "source_version": SOURCE_VERSION, "classes": len(specs), "images": len(y),
-            "steps_trained": steps, "epochs": epochs, "source_accuracy": round(accuracy, 4),
+            "sha256": _sha256(path), "steps_trained": steps, "epochs": epochs,
+            "source_accuracy": round(accuracy, 4),
             "seconds": round(time.perf_counter() - start, 1), "backend": keras.backend.backend(),
             "keras": keras.__version__}
     partial_info = _info_path(partial)

@@ -80,6 +80,16 @@ def test_an_interrupted_build_is_not_taken_for_cached_weights(tiny) -> None:
     assert pretrain.cached("MobileNetV2_96") is None
 
 
+def test_a_damaged_cached_file_is_trained_again(tiny) -> None:
+    made = pretrain.ensure("MobileNetV2_96", progress=False)
+    made.path.write_bytes(made.path.read_bytes()[:1000])  # cut, its JSON intact
+    assert pretrain.cached("MobileNetV2_96") is None
+    again = pretrain.ensure("MobileNetV2_96", progress=False)
+    assert again.path == made.path and pretrain.cached("MobileNetV2_96") is not None
+    keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False,
+                                   weights=str(again.path))
+
+
 def test_a_backbone_without_a_recipe_is_refused_with_the_ones_that_have_one() -> None:
     with pytest.raises(KeyError, match="MobileNetV2_96"):
         pretrain.weights_path("ResNet9000")
