@@ -5,6 +5,7 @@ by helpers.weights in quick mode (never in full mode) when ImageNet's cannot be 
 from __future__ import annotations
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -34,6 +35,23 @@ def tiny(lab_env, monkeypatch):
     return lab_env
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> pretrain.Pretrained:
+    """The tiny recipe trained once for the tests that read a cache (each copies it)."""
+    cache = tmp_path_factory.mktemp("trained") / "cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pretrain, "RECIPES", {"MobileNetV2_96": TINY})
+        patch.setenv("LAB_CACHE", str(cache))
+        return pretrain.build("MobileNetV2_96", progress=False)
+
+
+@pytest.fixture
+def cached(tiny, trained):
+    """``tiny``, with the trained weights in its cache already."""
+    shutil.copytree(trained.path.parent, tiny / "cache" / "pretrained")
+    return tiny
+
+
 def test_each_recipe_is_for_a_size_its_backbone_has_in_a_quick_notebook() -> None:
     sizes = quick_sizes()
     for name, recipe in pretrain.RECIPES.items():
@@ -49,9 +67,10 @@ def test_the_digest_names_the_recipe() -> None:
     assert len(TINY.digest()) == 10
 
 
-def test_weights_are_trained_once_cached_and_loaded_by_keras_applications(tiny, monkeypatch):
-    made = pretrain.ensure("MobileNetV2_96", progress=False)
-    assert made.path == tiny / "cache" / "pretrained" / f"MobileNetV2_96-{TINY.digest()}.weights.h5"
+def test_weights_are_trained_once_cached_and_loaded_by_keras_applications(cached, monkeypatch):
+    made = pretrain.cached("MobileNetV2_96")
+    name = f"MobileNetV2_96-{TINY.digest()}.weights.h5"
+    assert made.path == cached / "cache" / "pretrained" / name
     info = json.loads(made.path.with_name(made.path.name.replace(".weights.h5", ".json"))
                       .read_text())
     assert info["steps_trained"] == 3 and info["classes"] == len(pretrain.creatures.classes())
@@ -80,14 +99,10 @@ def test_an_interrupted_build_is_not_taken_for_cached_weights(tiny) -> None:
     assert pretrain.cached("MobileNetV2_96") is None
 
 
-def test_a_damaged_cached_file_is_trained_again(tiny) -> None:
-    made = pretrain.ensure("MobileNetV2_96", progress=False)
+def test_a_damaged_cached_file_is_not_taken_for_cached_weights(cached) -> None:
+    made = pretrain.cached("MobileNetV2_96")
     made.path.write_bytes(made.path.read_bytes()[:1000])  # cut, its JSON intact
-    assert pretrain.cached("MobileNetV2_96") is None
-    again = pretrain.ensure("MobileNetV2_96", progress=False)
-    assert again.path == made.path and pretrain.cached("MobileNetV2_96") is not None
-    keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False,
-                                   weights=str(again.path))
+    assert pretrain.cached("MobileNetV2_96") is None  # so ensure() trains it again
 
 
 def test_a_backbone_without_a_recipe_is_refused_with_the_ones_that_have_one() -> None:
@@ -95,7 +110,8 @@ def test_a_backbone_without_a_recipe_is_refused_with_the_ones_that_have_one() ->
         pretrain.weights_path("ResNet9000")
 
 
-def test_quick_mode_offline_takes_course_pretrained_weights_and_says_they_are_not_imagenet(tiny):
+def test_quick_mode_offline_takes_course_pretrained_weights_and_says_they_are_not_imagenet(
+        cached):
     prepared = weights.prepare("MobileNetV2_96", "quick")
     assert prepared.kind == "course-pretrained"
     assert prepared.keras_weights == str(pretrain.weights_path("MobileNetV2_96"))
