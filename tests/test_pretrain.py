@@ -178,3 +178,19 @@ def test_the_pretrain_command_refuses_a_backbone_without_a_recipe_in_one_line(ti
     assert main(["pretrain", "ResNet9000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ResNet9000" in err and "MobileNetV2_96" in err
+
+
+def test_a_classroom_s_shared_cache_is_read_where_this_user_writes_elsewhere(
+        tiny, trained, monkeypatch) -> None:
+    """``LAB_CACHE`` on a share holding the trained weights, this user's writable cache
+    elsewhere (``runtime.own_cache_dir``, as when the share is read-only): they are found on
+    the share and nothing is trained."""
+    shared = tiny / "share"
+    shutil.copytree(trained.path.parent, shared / "pretrained")
+    monkeypatch.setenv("LAB_CACHE", str(shared))
+    monkeypatch.setattr(pretrain, "own_cache_dir", lambda: tiny / "own")
+    monkeypatch.setattr(pretrain, "train", lambda *a, **k: pytest.fail("trained again"))
+    made = pretrain.ensure("MobileNetV2_96")
+    assert made.path.parent == shared / "pretrained"
+    assert weights.prepare("MobileNetV2_96", "quick").keras_weights == str(made.path)
+    assert not (tiny / "own").exists()
