@@ -21,13 +21,18 @@ from helpers.models import LAST_CONV
 SMOOTHGRAD_SIGMA = 0.1  # MOTOR §7.2: sigma = 0.1, 50 samples
 SMOOTHGRAD_SAMPLES = 50
 CHUNK = 2
-"""Images per forward/backward pass: the maps' memory stays that of a few images, whatever the
-number of images or SmoothGrad samples. Two keep MobileNet's gradient at 520 x 520 under 1 GiB
-of host memory on a CPU (``benchmarks/smoothgrad_memory.py``)."""
+"""Images of 520 x 520 per forward/backward pass: the maps' memory stays that of a few images,
+whatever the number of images or SmoothGrad samples. Two keep MobileNet's gradient at 520 x 520
+under 1 GiB of host memory on a CPU (``benchmarks/smoothgrad_memory.py``); smaller images go
+as many at a time as fit the same pixels (32 at 128 x 128), larger ones one at a time."""
+CHUNK_SIDE = 520
 
 
-def _chunks(n: int, size: int | None = None) -> list[slice]:
-    size = size or CHUNK
+def _chunks(images: np.ndarray) -> list[slice]:
+    """Slices of ``images`` (n, h, w, ...) holding at most ``CHUNK`` images' worth of pixels
+    at ``CHUNK_SIDE``."""
+    n, h, w = np.shape(images)[:3]
+    size = max(1, CHUNK * CHUNK_SIDE**2 // (h * w))
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
@@ -65,7 +70,7 @@ def cam(model: keras.Model, images: np.ndarray, class_index: int,
     return np.concatenate([
         np.tensordot(keras.ops.convert_to_numpy(features(images[part], training=False)),
                      weights, axes=1)
-        for part in _chunks(len(images))])
+        for part in _chunks(images)])
 
 
 def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
@@ -74,7 +79,7 @@ def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
     class score (the softmax output) with respect to them. Shape (n, h, w)."""
     features, head = _split_at(model, conv_layer)
     maps = []
-    for part in _chunks(len(images)):
+    for part in _chunks(images):
         z = keras.ops.convert_to_numpy(features(images[part], training=False))
         grads = gradient(lambda v: head(v, training=False)[:, class_index], z)
         maps.append(np.maximum((z * grads.mean(axis=(1, 2), keepdims=True)).sum(axis=-1), 0.0))
@@ -91,14 +96,14 @@ def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
     The noise is the sequence tf-keras-vis draws (``np.random.normal`` over a (samples, n, ...)
     array), from ``np.random.RandomState(seed)``, so the same seed gives the same noise; it is
     drawn one image at a time in that order and added in float32, and the gradients run
-    ``CHUNK`` images at a time, so memory holds the images, the sum and one chunk."""
+    ``_chunks`` at a time, so memory holds the images, the sum and one chunk."""
     x = np.asarray(images, dtype=np.float32)
     axes = tuple(range(1, x.ndim))
     spread = sigma * (x.max(axis=axes) - x.min(axis=axes))
     rng = np.random.RandomState(seed)
     total = np.zeros_like(x)
     for _ in range(samples):
-        for part in _chunks(len(x)):
+        for part in _chunks(x):
             noisy = np.stack([image + rng.normal(0.0, scale, image.shape).astype(np.float32)
                               for image, scale in zip(x[part], spread[part], strict=True)])
             total[part] += np.abs(

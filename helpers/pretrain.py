@@ -1,6 +1,6 @@
 """Course-pretrained backbones (issue 21): when ImageNet's weights cannot be had in quick mode,
-a backbone pretrained here, for a fixed number of steps, on the course's synthetic stand-in for
-ImageNet (``helpers.synth.creatures``), instead of a random one.
+a backbone pretrained here, for a fixed number of steps, on one of the course's synthetic
+stand-ins for ImageNet (``SOURCES``), instead of a random one.
 
 A random base teaches the opposite of the documents: its features carry almost no signal, so
 transfer learning and fine-tuning look useless. A base pretrained on many synthetic classes that
@@ -27,16 +27,34 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import keras
 from tqdm.auto import tqdm
 
 from helpers.runtime import cache_dir, ensure_writable, own_cache_dir
-from helpers.synth import creatures
+from helpers.synth import cifar, creatures, plates
 
-SOURCE = "creatures"  # helpers.synth.creatures
-SOURCE_VERSION = 1  # bump when helpers.synth.creatures draws differently
+
+@dataclass(frozen=True)
+class Source:
+    """A source set: the ``helpers.synth`` module that draws it (its ``classes()``,
+    ``source_set(specs, per_class, size, seed)`` and, for factor heads, ``factor_labels``),
+    its ``version`` (bump it when the module draws differently: cached weights are then
+    trained anew) and what its classes are, for the banner."""
+
+    module: ModuleType
+    version: int
+    what: str
+
+
+# Each shares the primitives that carry its target stand-in's class signal, none of its classes.
+SOURCES: dict[str, Source] = {
+    "creatures": Source(creatures, 1, "synthetic creature-head classes"),  # 03, 04, 05
+    "cifar": Source(cifar, 1, "synthetic pattern-and-hue classes"),  # 06
+    "plates": Source(plates, 1, "synthetic steel-plate classes"),  # 07
+}
 
 # The notebooks' backbones as they build them (keras.applications defaults: the MobileNets at
 # width 1.0), each with its notebook's input scaling, from 0-255 pixels: VGG16 rescale=1/255
@@ -53,15 +71,17 @@ SCALINGS: dict[str, tuple[float, float]] = {
 @dataclass(frozen=True)
 class Recipe:
     """How one backbone is pretrained: ``keras.applications.<backbone>`` without top at
-    ``size`` px with a softmax head over every source class, Adam at ``lr``, ``steps`` batches
-    of ``batch``, and BatchNormalization momentum ``bn_momentum`` while pretraining (Keras's
-    0.999 would leave the stored statistics near their initial values after a few hundred
-    steps, and the notebooks run the base in inference mode). ``kernel_init`` (a Keras
-    initializer's name) re-initialises every convolution kernel before training: VGG16, without
+    ``size`` px with a softmax head over every class of the source set ``source``
+    (``per_class`` images each), Adam at ``lr``, ``steps`` batches of ``batch``, and
+    BatchNormalization momentum ``bn_momentum`` while pretraining (Keras's 0.999 would leave
+    the stored statistics near their initial values after a few hundred steps, and the
+    notebooks run the base in inference mode). ``kernel_init`` (a Keras initializer's name)
+    re-initialises every convolution kernel before training: VGG16, without
     BatchNormalization, does not learn from Keras's Glorot initialisation, whose signal fades
     over its 13 ReLU convolutions; He et al. (2015)'s ``"he_normal"`` keeps it.
-    ``factor_heads`` adds one softmax head per factor of the creature classes (ear shape,
-    placement, muzzle, head, tone): easier targets whose gradients VGG16 learns from first."""
+    ``factor_heads`` adds one softmax head per factor of the source's classes (a creature's ear
+    shape, placement, muzzle, head and tone; a plate's part, texture and mark): easier targets
+    whose gradients a backbone learns from first."""
 
     backbone: str
     size: int
@@ -73,11 +93,12 @@ class Recipe:
     seed: int = 0
     kernel_init: str | None = None
     factor_heads: bool = False
+    source: str = "creatures"
 
     def digest(self) -> str:
         """Ten hex digits naming the recipe and the source set's version."""
-        text = json.dumps({**dataclasses.asdict(self), "source": SOURCE,
-                           "source_version": SOURCE_VERSION}, sort_keys=True)
+        text = json.dumps({**dataclasses.asdict(self),
+                           "source_version": SOURCES[self.source].version}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -86,6 +107,11 @@ RECIPES: dict[str, Recipe] = {
     "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=450),  # 05
     "VGG16": Recipe("VGG16", 48, steps=300, lr=3e-4, kernel_init="he_normal",
                     factor_heads=True),  # 03, 04
+    "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=250, per_class=100,
+                             source="cifar"),  # 06
+    # 07: 64 px crops of plates enlarged to 128 px, each holding its mark (helpers.synth.plates)
+    "MobileNet_224": Recipe("MobileNet", 64, steps=600, per_class=120, factor_heads=True,
+                            source="plates"),
 }
 
 
@@ -99,9 +125,10 @@ class Pretrained:
     info: Mapping[str, Any]
 
     def describe(self) -> str:
-        """One phrase for the banner, e.g. "68 synthetic creature-head classes, 450 steps"."""
+        """One phrase for the banner, e.g. "68 synthetic creature-head classes x 120 images,
+        450 steps"."""
         i = self.info
-        return (f"{i['classes']} synthetic creature-head classes x {i['per_class']} images, "
+        return (f"{i['classes']} {SOURCES[i['source']].what} x {i['per_class']} images, "
                 f"{i['steps']} steps")
 
 
@@ -240,8 +267,9 @@ def build(name: str, progress: bool = True) -> Pretrained:
     path = weights_path(name)
     ensure_writable(path.parent)
     start = time.perf_counter()
-    specs = creatures.classes()
-    x, y = creatures.source_set(specs, r.per_class, r.size, seed=r.seed)
+    source = SOURCES[r.source].module
+    specs = source.classes()
+    x, y = source.source_set(specs, r.per_class, r.size, seed=r.seed)
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")  # the same file on every device
     try:
@@ -250,15 +278,15 @@ def build(name: str, progress: bool = True) -> Pretrained:
             reinitialise(base, r.kernel_init, r.seed)
         steps, accuracy, epochs = train(
             base, x, y, len(specs), r.steps, r.batch, r.lr, r.bn_momentum,
-            factors=creatures.factor_labels(specs, y) if r.factor_heads else None,
+            factors=source.factor_labels(specs, y) if r.factor_heads else None,
             desc=f"pretraining {name} on {len(specs)} synthetic classes" if progress else None)
     finally:
         keras.config.set_dtype_policy(policy)
     partial = path.with_name(f".{os.getpid()}-{path.name}")  # Keras wants .weights.h5 at the end
     base.save_weights(partial)
     os.replace(partial, path)
-    info = {"name": name, **dataclasses.asdict(r), "source": SOURCE,
-            "source_version": SOURCE_VERSION, "classes": len(specs), "images": len(y),
+    info = {"name": name, **dataclasses.asdict(r),
+            "source_version": SOURCES[r.source].version, "classes": len(specs), "images": len(y),
             "sha256": _sha256(path), "steps_trained": steps, "epochs": epochs,
             "source_accuracy": round(accuracy, 4),
             "seconds": round(time.perf_counter() - start, 1), "backend": keras.backend.backend(),

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
+import numpy as np
+from scipy.stats import binomtest, ttest_rel
 
 LEVEL = 0.95
 
@@ -103,6 +104,23 @@ def compare_values(values: Mapping[str, float], margin: float, what: str,
         return Verdict(True, f"{best} has the {word} {what} by more than {margin:g}: {shown}")
     return Verdict(False, f"no difference in {what} larger than the margin {margin:g}: "
                           f"{shown}{_why(why)}")
+
+
+def paired_above(values: Sequence[float], baseline: Sequence[float], what: str,
+                  names: tuple[str, str] = ("these", "the baseline"), why: str = "") -> Verdict:
+    """Are ``values`` above ``baseline``, measured on the same items (one pair per image)?
+    Only when the 95% interval of the mean paired difference (Student's t, ``ttest_rel``)
+    lies above zero."""
+    values, baseline = np.asarray(values, float), np.asarray(baseline, float)
+    if values.shape != baseline.shape or values.ndim != 1 or len(values) < 2:
+        raise ValueError("a paired comparison needs two equal-length lists of at least two values")
+    low, high = ttest_rel(values, baseline).confidence_interval(LEVEL)
+    shown = (f"{what}: {names[0]} {values.mean():.3f}, {names[1]} {baseline.mean():.3f}, "
+             f"difference {values.mean() - baseline.mean():+.3f} [{low:+.3f}, {high:+.3f}] "
+             f"over {len(values)} images")
+    if low > 0:
+        return Verdict(True, f"{names[0]} above {names[1]}: {shown}")
+    return Verdict(False, f"no difference this run can detect: {shown}{_why(why)}")
 
 
 def predicted(probabilities: Sequence[float], class_names: Sequence[str],

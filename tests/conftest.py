@@ -24,7 +24,7 @@ BACKEND_AGNOSTIC = {
     "test_histories", "test_notebooks", "test_plots", "test_readme", "test_readonly_cache",
     "test_rehearsal", "test_release", "test_results_faults", "test_settings",
     "test_student_versions", "test_sweeps", "test_synth_animals", "test_synth_motor",
-    "test_synth_creatures", "test_synth_photos", "test_verdicts",
+    "test_synth_creatures", "test_synth_photos", "test_synth_sources", "test_verdicts",
 }
 """Test modules without Keras computations (files, downloads, CSVs, grading, documentation):
 marked ``backend_agnostic``, which the JAX half of ``make test`` deselects, so they run once."""

@@ -165,3 +165,24 @@ def test_localisation_scores():
     assert table["m"]["scratch"] == {"pointing_game": 1.0, "energy_inside": 1.0,
                                      "mask_share": 0.25, "images": 1}
     assert table["m"]["dent"]["pointing_game"] == 0.0
+
+
+@pytest.mark.parametrize(("side", "per_pass"), [(520, 2), (128, 33), (32, 528), (1040, 1)])
+def test_a_pass_holds_two_520_px_images_worth_of_pixels(side: int, per_pass: int) -> None:
+    images = np.zeros((1000, side, side, 1), np.float32)
+    parts = explain._chunks(images)
+    assert parts[0] == slice(0, min(per_pass, 1000))
+    assert sum(p.stop - p.start for p in parts) == 1000  # every image, once, in order
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:], strict=False))
+
+
+def test_the_maps_do_not_depend_on_how_the_images_are_chunked(model_and_images, monkeypatch):
+    model, images = model_and_images
+    whole = {f.__name__: f(model, images, 0, CONV) for f in (explain.cam, explain.grad_cam)}
+    whole["smoothgrad"] = explain.smoothgrad(model, images, 0, samples=2, seed=3)
+    monkeypatch.setattr(explain, "CHUNK_SIDE", 10_000)  # one image per pass
+    for f in (explain.cam, explain.grad_cam):
+        np.testing.assert_allclose(f(model, images, 0, CONV), whole[f.__name__], rtol=1e-4,
+                                   atol=1e-6)
+    np.testing.assert_allclose(explain.smoothgrad(model, images, 0, samples=2, seed=3),
+                               whole["smoothgrad"], rtol=1e-4, atol=1e-6)

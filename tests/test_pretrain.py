@@ -4,6 +4,7 @@ by helpers.weights in quick mode (never in full mode) when ImageNet's cannot be 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -13,6 +14,7 @@ import pytest
 
 from helpers import budget, config, lesson, pretrain, weights
 from helpers.datasets import DataUnavailable
+from helpers.synth import plates
 
 TINY = pretrain.Recipe("MobileNetV2", 32, steps=3, batch=8, per_class=1)
 
@@ -53,10 +55,25 @@ def cached(tiny, trained):
 
 
 def test_each_recipe_is_for_a_size_its_backbone_has_in_a_quick_notebook() -> None:
+    """At that size, or (the steel plates) on crops of images at that size."""
     sizes = quick_sizes()
     for name, recipe in pretrain.RECIPES.items():
         assert name in weights.BACKBONES
-        assert recipe.size in sizes[recipe.backbone], (name, recipe.size)
+        seen_at = plates.VIEW if recipe.source == "plates" else recipe.size
+        assert seen_at in sizes[recipe.backbone], (name, recipe.size)
+        assert recipe.source in pretrain.SOURCES
+
+
+def test_the_digest_names_the_source_set_and_its_version(monkeypatch) -> None:
+    """A recipe on another source set, or on a source set that now draws differently (its
+    version bumped), is cached under another name: trained anew, never loaded."""
+    cifar = dataclasses.replace(TINY, source="cifar")
+    before = cifar.digest()
+    assert before != TINY.digest()
+    source = pretrain.SOURCES["cifar"]
+    monkeypatch.setitem(pretrain.SOURCES, "cifar",
+                        dataclasses.replace(source, version=source.version + 1))
+    assert cifar.digest() != before
 
 
 def test_the_digest_names_the_recipe() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from helpers import verdicts
@@ -84,3 +85,23 @@ def test_a_curve_still_rising_is_told_from_a_plateau() -> None:
     assert not verdicts.still_rising([0.3, 0.9, 0.905, 0.91], 500)
     assert not verdicts.still_rising([0.1, 0.9], 500)
     assert "too few" in verdicts.still_rising([0.1, 0.9], 500).text
+
+
+def test_a_paired_difference_is_a_verdict_only_when_its_interval_is_above_zero() -> None:
+    """The interval is the textbook t interval of the mean paired difference (computed here
+    by hand, independently of scipy's ttest_rel)."""
+    from scipy.stats import t
+
+    rng = np.random.default_rng(0)
+    base = rng.random(30)
+    clear = base + 0.2 + rng.normal(0, 0.05, 30)
+    d = clear - base
+    half = t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    verdict = verdicts.paired_above(clear, base, "energy", ("trained", "random"))
+    assert verdict and verdict.text.startswith("trained above random")
+    assert f"[{d.mean() - half:+.3f}, {d.mean() + half:+.3f}]" in verdict.text
+    noise = base + rng.normal(0, 0.05, 30)
+    assert not verdicts.paired_above(noise, base, "energy")
+    assert not verdicts.paired_above(noise - 0.2, base, "energy")  # below is not above
+    with pytest.raises(ValueError):
+        verdicts.paired_above([0.1, 0.2], [0.1], "energy")

@@ -13,7 +13,7 @@ from tests.conftest import dead_url
 
 def test_quick_mode_offline_falls_back_to_random_init_and_says_so(lab_env, monkeypatch) -> None:
     monkeypatch.setenv("LAB_OFFLINE", "1")
-    prepared = weights.prepare("EfficientNetB0", "quick")  # no pretraining recipe
+    prepared = weights.prepare("EfficientNetB5", "quick")  # no pretraining recipe
     assert prepared.keras_weights is None and "random init" in str(prepared)
     assert "LAB_MODE=quick" not in prepared.detail  # already in quick mode: no such advice
 

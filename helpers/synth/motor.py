@@ -73,13 +73,18 @@ def _profile(n: int, rng: np.random.Generator, smooth: float) -> np.ndarray:
     return ndimage.gaussian_filter1d(rng.normal(size=n), smooth, mode="wrap")
 
 
-def draw_core(size: int, rng: np.random.Generator) -> Core:
-    """A defect-free stator or rotor, a quarter to a half of it in frame (MOTOR §6.1)."""
-    part = "stator" if rng.random() < 0.5 else "rotor"
+def place(size: int, rng: np.random.Generator) -> tuple[float, tuple[float, float]]:
+    """A circular part's outer radius and centre, a quarter to a half of it in frame."""
     outer = size * rng.uniform(0.75, 1.05)
     towards = rng.uniform(0, 2 * np.pi)
     offset = outer * rng.uniform(0.45, 0.8)
-    centre = (size / 2 + offset * np.cos(towards), size / 2 + offset * np.sin(towards))
+    return outer, (size / 2 + offset * np.cos(towards), size / 2 + offset * np.sin(towards))
+
+
+def draw_core(size: int, rng: np.random.Generator) -> Core:
+    """A defect-free stator or rotor, a quarter to a half of it in frame (MOTOR §6.1)."""
+    part = "stator" if rng.random() < 0.5 else "rotor"
+    outer, centre = place(size, rng)
     r, theta = _polar(size, centre)
     spin = rng.uniform(0, 2 * np.pi)
     if part == "stator":
@@ -103,22 +108,39 @@ def draw_core(size: int, rng: np.random.Generator) -> Core:
         vent = np.hypot(r - vent_r, (vphase - 0.5) * 2 * np.pi * vent_r / vents) < outer * 0.05
         metal = (r >= shaft) & (r <= outer) & ~bar & ~vent
         edges = (outer, shaft)
+    return steel(metal, r, rng, part, centre, edges)
 
+
+def steel(metal: np.ndarray, r: np.ndarray, rng: np.random.Generator, part: str,
+          centre: tuple[float, float], edges: tuple[float, ...],
+          texture: str = "rings") -> Core:
+    """The part whose steel is ``metal`` (``r``: each pixel's distance from ``centre``) under
+    blue light: a sloped and a spot light, lit rims, a dark background, and the sheets'
+    ``texture``: concentric rolling ``"rings"`` (a motor core's stacked laminations),
+    straight ``"brushed"`` lines at a random angle, or ``"matte"`` (blotches, no lines)."""
+    size = metal.shape[0]
     face = rng.uniform(0.42, 0.62)
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     light = rng.uniform(0.1, 0.25) * ((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle))
     hx, hy = rng.uniform(0, 1, 2)
     light += rng.uniform(0.05, 0.15) * np.exp(-((xx - hx) ** 2 + (yy - hy) ** 2) / 0.08)
-    rings = _profile(2 * size + 8, rng, smooth=max(0.7, size / 400))
-    rings = rings / (rings.std() + 1e-6) * rng.uniform(0.025, 0.045)
-    ring_idx = np.clip((r * 2).astype(int), 0, len(rings) - 1)
+    if texture == "matte":
+        lines = ndimage.gaussian_filter(rng.normal(size=(size, size)), max(1.0, size / 40))
+        lines = lines / (lines.std() + 1e-6) * rng.uniform(0.025, 0.045)
+    else:
+        rings = _profile(2 * size + 8, rng, smooth=max(0.7, size / 400))
+        rings = rings / (rings.std() + 1e-6) * rng.uniform(0.025, 0.045)
+        if texture == "brushed":
+            turn = rng.uniform(0, np.pi)
+            r = np.abs((xx * np.cos(turn) + yy * np.sin(turn)) * size)
+        lines = rings[np.clip((r * 2).astype(int), 0, len(rings) - 1)]
     streak = ndimage.gaussian_filter(rng.normal(size=(size, size)), (0.3, 0.3)) * 0.015
-    steel = face + light + rings[ring_idx] + streak
+    face = face + light + lines + streak
     soft = ndimage.gaussian_filter(metal.astype(np.float32), max(0.6, size / 500))
     rim_light = np.clip(soft - ndimage.gaussian_filter(soft, max(1.0, size / 250)), 0, 1)
     background = rng.uniform(0.04, 0.14)
-    image = background + soft * (steel - background) + 0.6 * rim_light
+    image = background + soft * (face - background) + 0.6 * rim_light
     image += rng.normal(0, 0.012, (size, size))
     return Core(np.clip(image, 0, 1).astype(np.float32), metal, part, centre, edges, background)
 
