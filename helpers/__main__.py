@@ -58,6 +58,7 @@ def _pretrain(names: Sequence[str]) -> int:
             print(f"{name}: cached ({made.describe()}; trained in {made.info['seconds']} s) "
                   f"at {made.path}")
             continue
+        runtime.device_platforms()  # the first device query, without TensorFlow's notices
         made = pretrain.build(name)
         print(f"{name}: trained on {made.describe()} in {made.info['seconds']} s, source "
               f"accuracy {made.info['source_accuracy']}; cached at {made.path}")

@@ -104,10 +104,10 @@ class Recipe:
 
 # Measured with benchmarks/pretrain_probe.py (the closing notes of issue 21 give the tables).
 RECIPES: dict[str, Recipe] = {
-    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=450),  # 05
+    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300),  # 05
     "VGG16": Recipe("VGG16", 48, steps=300, lr=3e-4, kernel_init="he_normal",
                     factor_heads=True),  # 03, 04
-    "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=250, per_class=100,
+    "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=200, per_class=100,
                              source="cifar"),  # 06
     # 07: 64 px crops of plates enlarged to 128 px, each holding its mark (helpers.synth.plates)
     "MobileNet_224": Recipe("MobileNet", 64, steps=600, per_class=120, factor_heads=True,
@@ -261,17 +261,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build(name: str, progress: bool = True) -> Pretrained:
-    """Train ``name``'s recipe and cache the weights (see the module docstring)."""
-    r = recipe(name)
-    path = weights_path(name)
-    ensure_writable(path.parent)
-    start = time.perf_counter()
+def fit_recipe(r: Recipe, label: str | None = None) -> tuple[keras.Model, dict[str, Any]]:
+    """A backbone trained by the recipe ``r`` (float32, the same file on every device) and
+    what its training gave (classes, images, steps, epochs, source accuracy); a progress bar
+    named ``label`` when given."""
     source = SOURCES[r.source].module
     specs = source.classes()
     x, y = source.source_set(specs, r.per_class, r.size, seed=r.seed)
     policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")  # the same file on every device
+    keras.config.set_dtype_policy("float32")
     try:
         base = backbone(r.backbone, r.size, r.seed)
         if r.kernel_init:
@@ -279,16 +277,25 @@ def build(name: str, progress: bool = True) -> Pretrained:
         steps, accuracy, epochs = train(
             base, x, y, len(specs), r.steps, r.batch, r.lr, r.bn_momentum,
             factors=source.factor_labels(specs, y) if r.factor_heads else None,
-            desc=f"pretraining {name} on {len(specs)} synthetic classes" if progress else None)
+            desc=f"pretraining {label} on {len(specs)} synthetic classes" if label else None)
     finally:
         keras.config.set_dtype_policy(policy)
+    return base, {"classes": len(specs), "images": len(y), "steps_trained": steps,
+                  "epochs": epochs, "source_accuracy": round(accuracy, 4)}
+
+
+def build(name: str, progress: bool = True) -> Pretrained:
+    """Train ``name``'s recipe and cache the weights (see the module docstring)."""
+    r = recipe(name)
+    path = weights_path(name)
+    ensure_writable(path.parent)
+    start = time.perf_counter()
+    base, trained = fit_recipe(r, name if progress else None)
     partial = path.with_name(f".{os.getpid()}-{path.name}")  # Keras wants .weights.h5 at the end
     base.save_weights(partial)
     os.replace(partial, path)
     info = {"name": name, **dataclasses.asdict(r),
-            "source_version": SOURCES[r.source].version, "classes": len(specs), "images": len(y),
-            "sha256": _sha256(path), "steps_trained": steps, "epochs": epochs,
-            "source_accuracy": round(accuracy, 4),
+            "source_version": SOURCES[r.source].version, **trained, "sha256": _sha256(path),
             "seconds": round(time.perf_counter() - start, 1), "backend": keras.backend.backend(),
             "keras": keras.__version__}
     partial_info = _info_path(partial)
