@@ -7,7 +7,8 @@ transfer learning and fine-tuning look useless. A base pretrained on many synthe
 share the target stand-in's primitives (but none of its classes) carries features that transfer,
 as ImageNet's do for the real photos. ``RECIPES`` lists the weights (by ``helpers.weights``'s
 names) that have a recipe, each one measured against random init by
-``benchmarks/pretrain_probe.py``; the others stay random in quick mode.
+``benchmarks/pretrain_probe.py`` (03-05) or ``benchmarks/pretrain_targets.py`` (06, 07); the
+others stay random in quick mode.
 
 ``ensure(name)`` returns the cached weights or trains them (a progress bar over the steps) and
 caches them in ``LAB_CACHE/pretrained/`` as ``<name>-<digest>.weights.h5`` (the digest names
@@ -102,7 +103,8 @@ class Recipe:
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-# Measured with benchmarks/pretrain_probe.py (the closing notes of issue 21 give the tables).
+# Measured with benchmarks/pretrain_probe.py and pretrain_targets.py (the closing notes of
+# issue 21 give the tables).
 RECIPES: dict[str, Recipe] = {
     "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300),  # 05
     "VGG16": Recipe("VGG16", 48, steps=300, lr=3e-4, kernel_init="he_normal",
