@@ -68,7 +68,8 @@ def efficientnet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
     outputs = keras.layers.Dense(100, activation="softmax")(
         keras.layers.GlobalAveragePooling2D()(b0.output))
     model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     model.fit(x100.astype("float32"), y100, batch_size=32, epochs=2, verbose=0)
     rows["06 experiment 2"] = (model.evaluate(t100.astype("float32"), u100, verbose=0)[1], 300)
     return rows
@@ -95,7 +96,8 @@ def mobilenet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
     keras.utils.set_random_seed(seed)
     head = keras.Sequential([keras.Input(features.shape[1:]),
                              keras.layers.Dense(2, activation="softmax")])
-    head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+    head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                 metrics=["accuracy"])
     head.fit(features, y, batch_size=32, epochs=10, verbose=0)
     return {"probe motor cores": (probe(features, y, features_test, yt), len(yt)),
             "07 transfer learning": (head.evaluate(features_test, yt, verbose=0)[1], len(yt))}
