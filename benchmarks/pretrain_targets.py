@@ -45,9 +45,12 @@ def probe(features_train, y_train, features_test, y_test) -> float:
     return float(clf.score(scaler.transform(features_test), y_test))
 
 
-def pooled(base: keras.Model, x: np.ndarray, scale: float = 1.0, offset: float = 0.0):
+def pooling(base: keras.Model):
+    """``features(x, scale=1, offset=0)``: ``base``'s GAP features of ``x * scale + offset``,
+    from one model per base (one traced predict step)."""
     gap = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.output))
-    return gap.predict(x.astype("float32") * scale + offset, batch_size=64, verbose=0)
+    return lambda x, scale=1.0, offset=0.0: gap.predict(x.astype("float32") * scale + offset,
+                                                        batch_size=64, verbose=0)
 
 
 def efficientnet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
@@ -60,8 +63,9 @@ def efficientnet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
     x100, y100, t100, u100 = x100[:480], y100[:480, 0], t100[:300], u100[:300, 0]
     base = keras.applications.EfficientNetB0(include_top=False, weights=path,
                                              input_shape=(32, 32, 3))
-    rows = {"probe CIFAR-100": (probe(pooled(base, x100), y100, pooled(base, t100), u100), 300),
-            "probe CIFAR-10": (probe(pooled(base, x10), y10, pooled(base, t10), u10), 128)}
+    pooled = pooling(base)
+    rows = {"probe CIFAR-100": (probe(pooled(x100), y100, pooled(t100), u100), 300),
+            "probe CIFAR-10": (probe(pooled(x10), y10, pooled(t10), u10), 128)}
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((32, 32, 3))
     b0 = keras.applications.EfficientNetB0(include_top=False, weights=path, input_tensor=inputs)
@@ -92,7 +96,8 @@ def mobilenet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
                                         input_shape=(128, 128, 3))
     if path is None:
         models.calibrate_batch_norm(base, x[::2][:128].astype("float32") / 127.5 - 1)
-    features, features_test = (pooled(base, a, 1 / 127.5, -1.0) for a in (x, xt))
+    pooled = pooling(base)
+    features, features_test = (pooled(a, 1 / 127.5, -1.0) for a in (x, xt))
     keras.utils.set_random_seed(seed)
     head = keras.Sequential([keras.Input(features.shape[1:]),
                              keras.layers.Dense(2, activation="softmax")])

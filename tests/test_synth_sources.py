@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from helpers.synth import cifar, motor, plates
 
@@ -88,8 +89,8 @@ def test_a_crop_holds_its_mark_at_the_scale_notebook_07_shows_it() -> None:
         rng = np.random.default_rng(seed)
         plate = plates.draw_plate(plates.DRAWN, "washer", "matte", rng)
         _, mask = motor.add_defect(plate, "rust", rng, plates.SCALE)
-        clean = np.asarray(plates.Image.fromarray((plate.image * 255).round().astype(np.uint8))
-                           .resize((plates.VIEW,) * 2, plates.Image.Resampling.BILINEAR))
+        clean = np.asarray(Image.fromarray((plate.image * 255).round().astype(np.uint8))
+                           .resize((plates.VIEW,) * 2, Image.Resampling.BILINEAR))
         found = [(top, left) for top in range(plates.VIEW - 63) for left in range(plates.VIEW - 63)
                  if np.array_equal(whole[top:top + 64, left:left + 64, 0], marked[..., 0])]
         assert found, seed
