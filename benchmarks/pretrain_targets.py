@@ -1,7 +1,13 @@
-"""Feasibility of the course recipes for notebooks 06 and 07 (issue 21, step 3): a backbone
-trained by ``helpers.pretrain``'s recipe (with the seed changed per row) against the same
-backbone randomly initialised, on the notebook's target stand-in at its quick budget.
+"""Feasibility of the course recipes (issue 21, step 3): a backbone trained by
+``helpers.pretrain``'s recipe (with the seed changed per row) against the same backbone
+randomly initialised, on the notebook's target stand-in at its quick budget.
 
+* ``VGG16`` (03, 04, 48 px): linear probes (standardised GAP features, LogisticRegression) on
+  the horse-vs-zebra stand-in (03: 40 training, 40 test images) and the cats-vs-dogs stand-in
+  (04's quick 40 training, 200 validation images). 03's fine-tuning and 04's staircase are
+  asserted by the notebooks themselves.
+* ``MobileNetV2_96`` (05, 96 px): linear probes on the cats-vs-dogs and roses-vs-tulips
+  stand-ins at 05's quick sizes (192 training images, every validation image).
 * ``EfficientNetB0`` (06): a linear probe (standardised GAP features, LogisticRegression) on
   the CIFAR-100 and CIFAR-10 stand-ins at 06's quick sizes (480 / 300 and 256 / 128 images),
   and 06's own experiment 2: B0 + GAP + a 100-way softmax, Adam 1e-3, 2 epochs of batch 32 on
@@ -12,6 +18,8 @@ backbone randomly initialised, on the notebook's target stand-in at its quick bu
   on 520 cores drawn afresh (seed 5): 07's 72 validation images are too few to rank recipes.
   A random MobileNet gets its BatchNorm statistics from the training images, as 07 gives it.
 
+    .venv/bin/python benchmarks/pretrain_targets.py VGG16 --seeds 0 1
+    .venv/bin/python benchmarks/pretrain_targets.py MobileNetV2_96 --seeds 0 1
     .venv/bin/python benchmarks/pretrain_targets.py EfficientNetB0 --seeds 0 1
     .venv/bin/python benchmarks/pretrain_targets.py MobileNet_224 --seeds 0 1
 """
@@ -22,6 +30,7 @@ import argparse
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import helpers  # noqa: F401  (chooses the Keras backend first)
@@ -32,9 +41,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from helpers import models, pretrain
+from helpers import models, pipelines, pretrain, runtime
+from helpers.datasets import caltech256_horse_zebra, cats_vs_dogs, flowers_roses_tulips, motor_cores
 from helpers.datasets import cifar as cifar_data
-from helpers.datasets import motor_cores
 from helpers.synth import cifar, motor
 from helpers.verdicts import accuracy_interval
 
@@ -51,6 +60,37 @@ def pooling(base: keras.Model):
     gap = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.output))
     return lambda x, scale=1.0, offset=0.0: gap.predict(x.astype("float32") * scale + offset,
                                                         batch_size=64, verbose=0)
+
+
+def folders(module, size: int, limits: tuple[int | None, int | None]):
+    """A stand-in (``module._standin``, as ``helpers.datasets`` builds it) read at ``size`` px
+    as the notebooks read it: ``(x_train, y_train, x_test, y_test)``, the first ``limits``."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        module._standin(Path(tmp), 0)
+        for split, limit in zip(module.SPLITS, limits, strict=True):
+            batches, _ = pipelines.image_folder(Path(tmp) / split, size, 64, label_mode="int",
+                                                seed=runtime.DEFAULT_SEED, limit=limit)
+            xs, ys = zip(*((keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+                           for a, b in batches), strict=True)
+            out += [np.concatenate(xs), np.concatenate(ys).ravel()]
+    return out
+
+
+def probes(name: str, size: int, targets: dict) -> Callable[[str | None, int], dict]:
+    """Linear probes of ``name``'s GAP features, at its notebooks' input scaling, on each
+    ``{row: (dataset module, (train, test) limits)}``."""
+    def run(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
+        base = getattr(keras.applications, name)(include_top=False, weights=path,
+                                                  input_shape=(size, size, 3))
+        pooled, (scale, offset) = pooling(base), pretrain.SCALINGS[name]
+        rows = {}
+        for row, (module, limits) in targets.items():
+            x, y, xt, yt = folders(module, size, limits)
+            rows[row] = (probe(pooled(x, scale, offset), y, pooled(xt, scale, offset), yt),
+                         len(yt))
+        return rows
+    return run
 
 
 def efficientnet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
@@ -108,7 +148,15 @@ def mobilenet(path: str | None, seed: int) -> dict[str, tuple[float, int]]:
             "07 transfer learning": (head.evaluate(features_test, yt, verbose=0)[1], len(yt))}
 
 
-TARGETS = {"EfficientNetB0": efficientnet, "MobileNet_224": mobilenet}
+TARGETS = {
+    "VGG16": probes("VGG16", 48, {"probe horse/zebra (03)": (caltech256_horse_zebra, (None, None)),
+                                  "probe cats/dogs (04)": (cats_vs_dogs, (40, 200))}),
+    "MobileNetV2_96": probes("MobileNetV2", 96, {
+        "probe cats/dogs (05)": (cats_vs_dogs, (192, None)),
+        "probe roses/tulips (05)": (flowers_roses_tulips, (192, None))}),
+    "EfficientNetB0": efficientnet,
+    "MobileNet_224": mobilenet,
+}
 
 
 def main() -> None:

@@ -6,9 +6,9 @@ A random base teaches the opposite of the documents: its features carry almost n
 transfer learning and fine-tuning look useless. A base pretrained on many synthetic classes that
 share the target stand-in's primitives (but none of its classes) carries features that transfer,
 as ImageNet's do for the real photos. ``RECIPES`` lists the weights (by ``helpers.weights``'s
-names) that have a recipe, each one measured against random init by
-``benchmarks/pretrain_probe.py`` (03-05) or ``benchmarks/pretrain_targets.py`` (06, 07); the
-others stay random in quick mode.
+names) that have a recipe, each one measured against random init on its notebooks' target
+stand-ins by ``benchmarks/pretrain_targets.py`` (``pretrain_probe.py`` explores variants on
+cats vs dogs); the others stay random in quick mode.
 
 ``ensure(name)`` returns the cached weights or trains them (a progress bar over the steps) and
 caches them in ``LAB_CACHE/pretrained/`` as ``<name>-<digest>.weights.h5`` (the digest names
@@ -35,7 +35,7 @@ import keras
 from tqdm.auto import tqdm
 
 from helpers.runtime import cache_dir, ensure_writable, own_cache_dir
-from helpers.synth import cifar, creatures, plates
+from helpers.synth import cifar, creatures, garden, plates
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class Source:
 
 # Each shares the primitives that carry its target stand-in's class signal, none of its classes.
 SOURCES: dict[str, Source] = {
-    "creatures": Source(creatures, 1, "synthetic creature-head classes"),  # 03, 04, 05
+    "creatures": Source(creatures, 1, "synthetic creature-head classes"),  # 03, 04
+    "garden": Source(garden, 1, "synthetic creature-head and blossom classes"),  # 05
     "cifar": Source(cifar, 1, "synthetic pattern-and-hue classes"),  # 06
     "plates": Source(plates, 1, "synthetic steel-plate classes"),  # 07
 }
@@ -82,7 +83,17 @@ class Recipe:
     over its 13 ReLU convolutions; He et al. (2015)'s ``"he_normal"`` keeps it.
     ``factor_heads`` adds one softmax head per factor of the source's classes (a creature's ear
     shape, placement, muzzle, head and tone; a plate's part, texture and mark): easier targets
-    whose gradients a backbone learns from first."""
+    whose gradients a backbone learns from first. ``small_size`` trains the first
+    ``small_steps`` of the ``steps`` on the source drawn at that smaller size, for a fraction of
+    the cost, and the others at ``size``, which adapt the features to it (progressive resizing;
+    Touvron et al., 2019, "Fixing the train-test resolution discrepancy", measure what a
+    change of size costs and that training at the test size recovers it)."""
+
+    def __post_init__(self) -> None:
+        if self.small_size is not None and not (
+                0 < self.small_size < self.size and 0 < self.small_steps < self.steps):
+            raise ValueError(f"small_size must be below size ({self.size}) and small_steps "
+                             f"between 0 and steps ({self.steps}), exclusive")
 
     backbone: str
     size: int
@@ -95,6 +106,8 @@ class Recipe:
     kernel_init: str | None = None
     factor_heads: bool = False
     source: str = "creatures"
+    small_size: int | None = None
+    small_steps: int = 0
 
     def digest(self) -> str:
         """Ten hex digits naming the recipe and the source set's version."""
@@ -106,9 +119,9 @@ class Recipe:
 # Measured with benchmarks/pretrain_probe.py and pretrain_targets.py (the closing notes of
 # issue 21 give the tables).
 RECIPES: dict[str, Recipe] = {
-    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300),  # 05
+    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300, source="garden"),  # 05
     "VGG16": Recipe("VGG16", 48, steps=300, lr=3e-4, kernel_init="he_normal",
-                    factor_heads=True),  # 03, 04
+                    factor_heads=True, small_size=32, small_steps=200),  # 03, 04
     "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=200, per_class=100,
                              source="cifar"),  # 06
     # 07: 64 px crops of plates enlarged to 128 px, each holding its mark (helpers.synth.plates)
@@ -134,9 +147,10 @@ class Pretrained:
                 f"{i['steps']} steps")
 
 
-def backbone(name: str, size: int, seed: int, alpha: float | None = None) -> keras.Model:
-    """``keras.applications.<name>`` without top, randomly initialised from ``seed``; ``alpha``
-    only for the MobileNets (``None``: Keras's default width, the notebooks' 1.0)."""
+def backbone(name: str, size: int | None, seed: int, alpha: float | None = None) -> keras.Model:
+    """``keras.applications.<name>`` without top, randomly initialised from ``seed``, for
+    ``size`` px inputs (``None``: any size); ``alpha`` only for the MobileNets (``None``:
+    Keras's default width, the notebooks' 1.0)."""
     keras.utils.set_random_seed(seed)
     kwargs = {"alpha": alpha} if alpha is not None else {}
     return getattr(keras.applications, name)(input_shape=(size, size, 3), include_top=False,
@@ -194,32 +208,38 @@ class StepBudget(keras.callbacks.Callback):
 
 def train(base: keras.Model, x: Any, y: Any, n_classes: int, steps: int, batch: int, lr: float,
           bn_momentum: float | None = None, factors: Mapping[str, Any] | None = None,
-          desc: str | None = None) -> tuple[int, float, int]:
+          desc: str | None = None,
+          first: tuple[Any, Any, Mapping[str, Any] | None, int] | None = None,
+          ) -> tuple[int, float, int]:
     """Train ``base`` with a new softmax head (and one per ``factors`` column) for ``steps``
     batches; ``(steps, last epoch's source accuracy, epochs)``. ``bn_momentum`` replaces
-    Keras's 0.999 while training (see ``Recipe``) and is put back after."""
+    Keras's 0.999 while training (see ``Recipe``) and is put back after. ``first``, images at
+    a smaller size with their labels, factors and number of steps, trains first
+    (``Recipe.small_size``)."""
     norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = bn_momentum or layer.momentum
     inputs = keras.Input(base.input_shape[1:])
     h = keras.layers.GlobalAveragePooling2D()(base(scaled(base, inputs)))
     outputs = {"classes": keras.layers.Dense(n_classes, activation="softmax", name="classes")(h)}
-    targets = {"classes": y}
     for name, column in (factors or {}).items():
         outputs[name] = keras.layers.Dense(int(column.max()) + 1, activation="softmax",
                                            name=name)(h)
-        targets[name] = column
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.Adam(lr),
                   {name: "sparse_categorical_crossentropy" for name in outputs},
                   metrics={"classes": ["accuracy"]})
-    budget = StepBudget(steps, desc)
-    history = model.fit(x, targets, batch_size=batch, epochs=steps, callbacks=[budget],
-                        verbose=0)
+    phases = [*([first] if first else []), (x, y, factors, steps)]
+    trained, epochs = 0, 0
+    for images, labels, columns, n in phases:
+        budget = StepBudget(n, desc and f"{desc} at {images.shape[1]} px")
+        history = model.fit(images, {"classes": labels, **(columns or {})}, batch_size=batch,
+                            epochs=n, callbacks=[budget], verbose=0)
+        key = next(k for k in history.history if k.endswith("accuracy"))
+        trained, epochs = trained + budget.steps, epochs + len(history.history[key])
     for layer in norms:
         layer.momentum = 0.999
-    key = next(k for k in history.history if k.endswith("accuracy"))
-    return budget.steps, float(history.history[key][-1]), len(history.history[key])
+    return trained, float(history.history[key][-1]), epochs
 
 
 def recipe(name: str) -> Recipe:
@@ -270,15 +290,23 @@ def fit_recipe(r: Recipe, label: str | None = None) -> tuple[keras.Model, dict[s
     source = SOURCES[r.source].module
     specs = source.classes()
     x, y = source.source_set(specs, r.per_class, r.size, seed=r.seed)
+
+    def factors(labels: Any) -> Mapping[str, Any] | None:
+        return source.factor_labels(specs, labels) if r.factor_heads else None
+
+    first = None
+    if r.small_size:
+        small, y_small = source.source_set(specs, r.per_class, r.small_size, seed=r.seed)
+        first = (small, y_small, factors(y_small), r.small_steps)
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        base = backbone(r.backbone, r.size, r.seed)
+        base = backbone(r.backbone, None if r.small_size else r.size, r.seed)
         if r.kernel_init:
             reinitialise(base, r.kernel_init, r.seed)
         steps, accuracy, epochs = train(
-            base, x, y, len(specs), r.steps, r.batch, r.lr, r.bn_momentum,
-            factors=source.factor_labels(specs, y) if r.factor_heads else None,
+            base, x, y, len(specs), r.steps - r.small_steps, r.batch, r.lr, r.bn_momentum,
+            factors=factors(y), first=first,
             desc=f"pretraining {label} on {len(specs)} synthetic classes" if label else None)
     finally:
         keras.config.set_dtype_policy(policy)

@@ -91,6 +91,53 @@ def still_rising(curve: Sequence[float], n: int, what: str = "accuracy",
     return Verdict(False, f"no rise this run can detect over its last {window} epochs: {shown}")
 
 
+def curves_differ(curves: Mapping[str, Sequence[float]], n: int, what: str = "accuracy",
+                  why: str = "") -> Verdict:
+    """Do the runs' per-epoch ``curves`` (accuracies on ``n`` images each epoch) differ: is
+    there an epoch where the highest run's interval lies above the lowest run's? Each epoch is
+    one comparison, so the intervals are widened to the level ``1 - 0.05 / epochs``
+    (Bonferroni): over the whole curve, noise alone is still taken for a difference at most
+    5% of the time. Epochs are compared up to the shortest curve."""
+    if len(curves) < 2:
+        raise ValueError("a comparison needs at least two curves")
+    epochs = min(len(c) for c in curves.values())
+    if epochs == 0:
+        raise ValueError("a comparison needs at least one epoch in every curve")
+    level = 1 - (1 - LEVEL) / epochs
+    best = None
+    for epoch in range(epochs):
+        values = {name: float(c[epoch]) for name, c in curves.items()}
+        high, low = max(values, key=values.get), min(values, key=values.get)
+        gap = accuracy_interval(values[high], n, level)[0] - accuracy_interval(values[low], n,
+                                                                               level)[1]
+        if best is None or gap > best[0]:
+            best = (gap, epoch + 1, high, values[high], low, values[low])
+    gap, epoch, high, top, low, bottom = best
+    shown = (f"{what} at epoch {epoch}: {high} {top:.3f}, {low} {bottom:.3f} on {n} images "
+             f"({level:.1%} intervals, {epochs} epochs compared)")
+    if gap > 0:
+        return Verdict(True, f"the curves differ: {shown}")
+    return Verdict(False, f"no difference between the curves this run can detect; the largest, "
+                          f"{shown}, is within the noise{_why(why)}")
+
+
+def fell_below(start: float, curve: Sequence[float], n: int, what: str = "accuracy",
+               why: str = "") -> Verdict:
+    """Did an accuracy on ``n`` images fall below its ``start`` at some point of ``curve``
+    (the values after it, on the same images): does the lowest value's interval lie below the
+    start's? The intervals are widened to ``1 - 0.05 / len(curve)`` as in ``curves_differ``."""
+    if not len(curve):
+        raise ValueError("a fall needs at least one value after the start")
+    level = 1 - (1 - LEVEL) / len(curve)
+    lowest = int(np.argmin(curve))
+    value = float(curve[lowest])
+    shown = (f"{what} {float(start):.3f} at the start, lowest {value:.3f} at step {lowest + 1} "
+             f"of {len(curve)}, on {n} images ({level:.1%} intervals)")
+    if accuracy_interval(value, n, level)[1] < accuracy_interval(start, n, level)[0]:
+        return Verdict(True, f"fell below the start: {shown}")
+    return Verdict(False, f"no fall below the start this run can detect: {shown}{_why(why)}")
+
+
 def compare_values(values: Mapping[str, float], margin: float, what: str,
                    lower_is_better: bool = False, why: str = "") -> Verdict:
     """Is the best of ``values`` better than every other by more than ``margin``?"""

@@ -211,3 +211,31 @@ def test_a_classroom_s_shared_cache_is_read_where_this_user_writes_elsewhere(
     assert made.path.parent == shared / "pretrained"
     assert weights.prepare("MobileNetV2_96", "quick").keras_weights == str(made.path)
     assert not (tiny / "own").exists()
+
+
+def test_progressive_resizing_trains_on_the_small_images_first_then_at_the_recipe_s_size(
+        monkeypatch) -> None:
+    drawn = []
+    source_set = pretrain.SOURCES["creatures"].module.source_set
+
+    def spy(specs, per_class, size, seed):
+        drawn.append(size)
+        return source_set(specs, per_class, size, seed)
+
+    monkeypatch.setattr(pretrain.SOURCES["creatures"].module, "source_set", spy)
+    recipe = pretrain.Recipe("VGG16", 40, steps=3, batch=4, per_class=1, factor_heads=True,
+                             kernel_init="he_normal", small_size=32, small_steps=2)
+    base, trained = pretrain.fit_recipe(recipe)
+    assert drawn == [40, 32]
+    assert trained["steps_trained"] == 3 and trained["epochs"] == 2  # one fit per size
+    assert base.input_shape == (None, None, None, 3)
+    fresh = pretrain.backbone("VGG16", 40, seed=0)  # the notebook's model at the recipe's size
+    fresh.set_weights(base.get_weights())
+    assert np.isfinite(keras.ops.convert_to_numpy(fresh(np.zeros((1, 40, 40, 3))))).all()
+
+
+@pytest.mark.parametrize("bad", [{"small_size": 48}, {"small_size": 32, "small_steps": 0},
+                                 {"small_size": 32, "small_steps": 300}])
+def test_a_recipe_refuses_a_small_size_that_is_not_smaller_or_steps_that_leave_none(bad):
+    with pytest.raises(ValueError, match="small_size"):
+        pretrain.Recipe("VGG16", 48, steps=300, **bad)

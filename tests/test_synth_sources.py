@@ -1,6 +1,7 @@
-"""The course's stand-ins for ImageNet for notebooks 06 and 07 (issue 21): helpers.synth.cifar's
-source classes and helpers.synth.plates. Each has many classes, none a class of its target
-stand-in, drawn the same for a seed; the creature heads are tests/test_synth_creatures.py's."""
+"""The course's stand-ins for ImageNet for notebooks 05, 06 and 07 (issue 21): helpers.synth.garden
+(creature heads and blossoms), helpers.synth.cifar's source classes and helpers.synth.plates.
+Each has many classes, none a class of its target stand-in, drawn the same for a seed; the
+creature heads are tests/test_synth_creatures.py's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.synth import cifar, motor, plates
+from helpers.synth import blossoms, cifar, creatures, flowers, garden, motor, plates
 
 
 def test_the_cifar_source_is_every_pattern_at_hues_no_stand_in_uses() -> None:
@@ -97,3 +98,41 @@ def test_a_crop_holds_its_mark_at_the_scale_notebook_07_shows_it() -> None:
         top, left = found[0]
         assert (np.abs(clean[top:top + 64, left:left + 64].astype(int) - marked[..., 0])
                 > 10).any(), seed
+
+
+def test_the_blossoms_are_every_bloom_stem_and_tone_but_a_rose_s_or_a_tulip_s_parts() -> None:
+    specs = blossoms.classes()
+    assert len(specs) == (len(blossoms.BLOOMS) * len(blossoms.STEMS) - 2) * len(blossoms.TONES)
+    assert len({tuple(sorted(s.items())) for s in specs}) == len(specs)
+    parts = {(s["bloom"], s["stem"]) for s in specs}
+    assert not parts & {("rings", False), ("cup", True)}  # the stand-in's rose and tulip
+    assert {("rings", True), ("cup", False)} <= parts  # each of their parts, apart
+
+
+def test_the_garden_is_every_creature_head_and_every_blossom_drawn_the_same_for_a_seed() -> None:
+    specs = garden.classes()
+    assert len(specs) == len(creatures.classes()) + len(blossoms.classes())
+    assert {s["set"] for s in specs} == {"creature", "blossom"}
+    chosen = specs[::7]
+    x, y = garden.source_set(chosen, 2, 48, seed=0)
+    again, y_again = garden.source_set(chosen, 2, 48, seed=0)
+    assert x.shape == (2 * len(chosen), 48, 48, 3) and x.dtype == np.uint8
+    np.testing.assert_array_equal(x, again)
+    np.testing.assert_array_equal(y, y_again)
+    assert not np.array_equal(x, garden.source_set(chosen, 2, 48, seed=1)[0])
+
+
+@pytest.mark.parametrize("bloom", blossoms.BLOOMS)
+def test_each_bloom_is_drawn_over_the_garden_the_stand_in_s_flowers_grow_in(bloom) -> None:
+    """``flowers.photo`` with the same random numbers and no bloom gives the background: each
+    bloom, with or without a stem, changes it well beyond the photo's noise."""
+    warm = blossoms.TONES["warm"]
+    bare = np.asarray(flowers.photo(96, np.random.default_rng(3),
+                                    lambda g: flowers._pick(warm, [1 / len(warm)] * len(warm), g),
+                                    lambda *_: None), int)
+    drawn = {stem: np.asarray(blossoms.blossom({"bloom": bloom, "stem": stem, "tone": "warm"},
+                                               96, np.random.default_rng(3)), int)
+             for stem in blossoms.STEMS}
+    for image in drawn.values():
+        assert (np.abs(image - bare) > 60).any(axis=-1).sum() > 20
+    assert not np.array_equal(drawn[False], drawn[True])

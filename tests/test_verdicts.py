@@ -105,3 +105,38 @@ def test_a_paired_difference_is_a_verdict_only_when_its_interval_is_above_zero()
     assert not verdicts.paired_above(noise - 0.2, base, "energy")  # below is not above
     with pytest.raises(ValueError):
         verdicts.paired_above([0.1, 0.2], [0.1], "energy")
+
+
+def test_curves_differ_only_where_an_epoch_s_gap_beats_the_widened_intervals() -> None:
+    n = 200
+    apart = verdicts.curves_differ({"tl0": [0.9, 0.95], "tl2": [0.6, 0.93]}, n,
+                                   "training accuracy")
+    assert apart and "epoch 1" in str(apart) and "97.5% intervals, 2 epochs" in str(apart)
+    same = verdicts.curves_differ({"a": [0.80, 0.85, 0.9], "b": [0.78, 0.86, 0.88]}, n)
+    assert not same and "within the noise" in str(same)
+    # The widening, computed by hand: a gap the 95% intervals call a difference at one epoch,
+    # the 98.33% intervals of three epochs do not.
+    a, b = 0.80, 0.66
+    assert verdicts.accuracy_interval(a, n)[0] > verdicts.accuracy_interval(b, n)[1]
+    level = 1 - 0.05 / 3
+    assert verdicts.accuracy_interval(a, n, level)[0] < verdicts.accuracy_interval(b, n, level)[1]
+    assert verdicts.curves_differ({"a": [a], "b": [b]}, n)
+    assert not verdicts.curves_differ({"a": [a, 0.5, 0.5], "b": [b, 0.5, 0.5]}, n)
+    with pytest.raises(ValueError):
+        verdicts.curves_differ({"a": [0.5]}, n)
+    with pytest.raises(ValueError):
+        verdicts.curves_differ({"a": [], "b": [0.5]}, n)
+
+
+def test_a_fall_is_a_verdict_only_when_the_lowest_step_is_below_the_start_beyond_the_noise():
+    n = 192
+    fell = verdicts.fell_below(0.97, [0.48, 0.52, 0.93, 0.97], n, "training accuracy")
+    assert fell and "lowest 0.480 at step 1 of 4" in str(fell) and "98.8% intervals" in str(fell)
+    assert not verdicts.fell_below(0.97, [0.95, 0.99, 0.96], n)
+    assert not verdicts.fell_below(0.5, [0.9, 0.8], n)  # a rise is no fall
+    # one step: the plain 95% intervals, checked by hand
+    start, low = 0.9, 0.8
+    apart = verdicts.accuracy_interval(low, n)[1] < verdicts.accuracy_interval(start, n)[0]
+    assert bool(verdicts.fell_below(start, [low], n)) == apart
+    with pytest.raises(ValueError):
+        verdicts.fell_below(0.9, [], n)

@@ -20,6 +20,7 @@ factor (solid, or zebra stripes from ``animals``), doubling the classes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -126,15 +127,16 @@ def creature(spec: dict, size: int, rng: np.random.Generator) -> Image.Image:
     return animals._noise(img, rng)
 
 
-def source_set(specs: list[dict], per_class: int, size: int,
-               seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(images uint8 (n, size, size, 3), labels int)`` of ``per_class`` heads of each class,
-    shuffled; the same for the same arguments."""
+def source_set(specs: list[dict], per_class: int, size: int, seed: int,
+               draw: Callable[[dict, int, np.random.Generator], Image.Image] = creature,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(images uint8 (n, size, size, 3), labels int)`` of ``per_class`` heads of each class
+    (``draw(spec, size, rng)`` draws one), shuffled; the same for the same arguments."""
     rng = np.random.default_rng(seed)
     x = np.empty((len(specs) * per_class, size, size, 3), np.uint8)
     y = np.repeat(np.arange(len(specs)), per_class)
     for i, label in enumerate(y):
-        x[i] = np.asarray(creature(specs[label], size, rng))
+        x[i] = np.asarray(draw(specs[label], size, rng))
     order = rng.permutation(len(y))
     return x[order], y[order]
 

@@ -14,6 +14,7 @@ or a rose on a painted frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ TULIP = [(245, 200, 30), (240, 120, 30), (235, 120, 160), (245, 240, 235), (200,
 ROSE_WEIGHTS = [0.35, 0.25, 0.2, 0.1, 0.1]
 TULIP_WEIGHTS = [0.3, 0.25, 0.2, 0.1, 0.15]
 CLASSES = ("roses", "tulips")
+Colour = tuple[int, int, int]
 
 
 def _pick(palette: list[tuple[int, int, int]], weights: list[float],
@@ -70,13 +72,17 @@ def _rose(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: tup
                  fill=_shade(colour, 0.45))
 
 
-def _tulip(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: tuple[int, int, int],
-           size: int) -> None:
-    """A cup with three pointed petal tips, on a stem with one leaf."""
-    stem = (40, 120, 40)
-    draw.line([(cx, cy + r * 0.8), (cx, size)], fill=stem, width=max(1, int(r * 0.18)))
+def _stem(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, size: int) -> None:
+    """A green stem from below a bloom of radius ``r`` at ``(cx, cy)`` down to the edge, with
+    one leaf."""
+    draw.line([(cx, cy + r * 0.8), (cx, size)], fill=(40, 120, 40), width=max(1, int(r * 0.18)))
     draw.polygon([(cx, cy + r * 2.2), (cx - r * 0.9, cy + r * 1.2), (cx - r * 0.1, cy + r * 1.6)],
                  fill=(50, 140, 50))
+
+
+def _cup(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float,
+         colour: tuple[int, int, int]) -> None:
+    """A cup seen from the side with three pointed petal tips."""
     draw.chord([cx - r * 0.75, cy - r * 0.6, cx + r * 0.75, cy + r * 0.9], 0, 180, fill=colour)
     draw.rectangle([cx - r * 0.75, cy - r * 0.2, cx + r * 0.75, cy + r * 0.15], fill=colour)
     dark = _shade(colour, 0.7)
@@ -87,32 +93,44 @@ def _tulip(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: tu
                      fill=colour if tip else dark)
 
 
-def rose_or_tulip(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
-    """One photo of ``"rose"`` or ``"tulip"`` blooms (sometimes tiny, sometimes several)."""
+def _tulip(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, colour: tuple[int, int, int],
+           size: int) -> None:
+    """A cup with three pointed petal tips, on a stem with one leaf."""
+    _stem(draw, cx, cy, r, size)
+    _cup(draw, cx, cy, r, colour)
+
+
+def photo(size: int, rng: np.random.Generator, colour: Callable[[np.random.Generator], Colour],
+          bloom: Callable[..., None], frame: float = 0.0) -> Image.Image:
+    """A garden photo of one or a few blooms (sometimes tiny, in a landscape), each drawn by
+    ``bloom(draw, cx, cy, r, colour, rng)`` in one ``colour(rng)``; a painted frame around it
+    with probability ``frame``."""
     img = _background(size, rng)
     draw = ImageDraw.Draw(img)
     far = rng.random() < 0.15  # RATIO: "a few small flowers in a landscape"
     count = int(rng.integers(3, 6)) if far else int(rng.integers(1, 3))
     scale = rng.uniform(0.06, 0.09) if far else rng.uniform(0.18, 0.3)
-    if kind == "rose":
-        colour = _pick(ROSE, ROSE_WEIGHTS, rng)
-    elif kind == "tulip":
-        colour = _pick(TULIP, TULIP_WEIGHTS, rng)
-    else:
-        raise ValueError(f"kind must be 'rose' or 'tulip', not {kind!r}")
+    tone = colour(rng)
     for _ in range(count):
         r = size * scale * rng.uniform(0.85, 1.15)
         cx = size * rng.uniform(0.2, 0.8)
         cy = size * rng.uniform(0.25, 0.7)
-        if kind == "rose":
-            _rose(draw, cx, cy, r, colour, rng)
-        else:
-            _tulip(draw, cx, cy, r, colour, size)
-    if kind == "rose" and rng.random() < 0.08:  # a rose on a painted frame
+        bloom(draw, cx, cy, r, tone, rng)
+    if frame and rng.random() < frame:  # RATIO: a rose on a painting's frame
         w = int(size * 0.06)
         draw.rectangle([0, 0, size - 1, size - 1], outline=(150, 110, 50), width=w)
     arr = np.asarray(img, dtype=np.float32) + rng.normal(0, 10, (size, size, 3))
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def rose_or_tulip(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """One photo of ``"rose"`` or ``"tulip"`` blooms (sometimes tiny, sometimes several)."""
+    if kind == "rose":
+        return photo(size, rng, lambda g: _pick(ROSE, ROSE_WEIGHTS, g), _rose, frame=0.08)
+    if kind == "tulip":
+        return photo(size, rng, lambda g: _pick(TULIP, TULIP_WEIGHTS, g),
+                     lambda draw, cx, cy, r, colour, _: _tulip(draw, cx, cy, r, colour, size))
+    raise ValueError(f"kind must be 'rose' or 'tulip', not {kind!r}")
 
 
 def write_flower_photos(folder: Path, counts: dict[str, int], size: int, seed: int) -> None:
