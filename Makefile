@@ -19,8 +19,7 @@ STAMP_JAX:= $(VENV_JAX)/.installed
 
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: run test test-tensorflow test-tensorflow-units test-tensorflow-notebooks test-jax \
-	test-jax-then-units dryrun lab lint report clean
+.PHONY: run test test-tensorflow test-jax dryrun lab lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,45 +48,20 @@ define pytest_run
 	exit $$status
 endef
 
-# Two lanes side by side (separate environments, build folders and data caches): much of the
-# work is single-threaded (tracing, XLA compilation, Python), so on 2 cores two lanes take less
-# time than one after the other. The TensorFlow notebooks (nbval, with their pretraining) are
-# the longest part and have a lane of their own; the JAX half and then the TensorFlow unit tests
-# share the other, so that both lanes end at about the same time. Each lane's output is printed
-# whole when it ends; a lane runs all its parts even when one fails.
+# The two halves run side by side (separate environments, build folders and data caches): much
+# of each is single-threaded (tracing, XLA compilation, Python), so on 2 cores together they
+# take less time than one after the other. Each half's output is printed whole when it ends.
 test: $(STAMP) $(STAMP_JAX)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow-notebooks \
-		test-jax-then-units; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax; \
 	status=$$?; \
-	echo "make test: both lanes took $$(( $$(date +%s) - start )) s, exit status $$status"; \
+	echo "make test: both halves took $$(( $$(date +%s) - start )) s, exit status $$status"; \
 	exit $$status
 
-test-jax-then-units: $(STAMP) $(STAMP_JAX)
-	@status=0; \
-	$(MAKE) --no-print-directory test-jax || status=$$?; \
-	$(MAKE) --no-print-directory test-tensorflow-units || status=$$?; \
-	exit $$status
-
-# The TensorFlow half alone: its unit tests, then every notebook under nbval in quick mode.
 test-tensorflow: $(STAMP)
-	@status=0; \
-	$(MAKE) --no-print-directory test-tensorflow-units || status=$$?; \
-	$(MAKE) --no-print-directory test-tensorflow-notebooks || status=$$?; \
-	exit $$status
-
-# The unit tests keep their own build folder and data cache: they run beside the notebooks,
-# which build their stand-ins and pretrained backbones into the usual cache.
-test-tensorflow-units: $(STAMP)
-	rm -rf build/test-units
-	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test-units \
-		LAB_RESULTS=$(CURDIR)/build/test-units/results LAB_CACHE=$(CURDIR)/build/test-units/cache \
-		$(call pytest_run,$(PY),tests)
-
-test-tensorflow-notebooks: $(STAMP)
 	rm -rf build/test
 	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test LAB_RESULTS=$(CURDIR)/build/test/results \
-		$(call pytest_run,$(PY),notebooks)
+		$(call pytest_run,$(PY),tests notebooks)
 
 # The JAX half runs the unit tests that compute with Keras (not those marked backend_agnostic in
 # tests/conftest.py) and the rehearsal instead of the quick notebooks: every cell still runs on
