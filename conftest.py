@@ -10,6 +10,8 @@ succeeded. A cell's own limit stays ``--nbval-cell-timeout``.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 NBVAL_OUTPUT_SECONDS = 60
@@ -17,8 +19,7 @@ NBVAL_OUTPUT_SECONDS = 60
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    from nbval.plugin import IPyNbCell
-
+    nbval = sys.modules.get("nbval.plugin")  # loaded by pytest when nbval is installed
     for item in items:
-        if isinstance(item, IPyNbCell):
+        if nbval is not None and isinstance(item, nbval.IPyNbCell):
             item.output_timeout = NBVAL_OUTPUT_SECONDS
