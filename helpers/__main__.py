@@ -1,5 +1,6 @@
-"""Command line: ``python -m helpers datasets | fetch NAME|all | pretrain [BACKBONE...] |
-run [NOTEBOOK...] | report | student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS | pin``."""
+"""Command line: ``python -m helpers datasets | fetch NAME|all |
+pretrain [BACKBONE...] [--jobs N] | run [NOTEBOOK...] | report | student [NOTEBOOK...] |
+grade NOTEBOOK SUBMISSIONS | pin``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from helpers import (
     course_run,
@@ -43,25 +46,49 @@ def _datasets() -> int:
     return 0
 
 
-def _pretrain(names: Sequence[str]) -> int:
+def _pretrain(names: Sequence[str], jobs: str | None) -> int:
     """Course-pretrained weights of the named backbones (default: every recipe), trained where
-    they are not cached yet."""
+    they are not cached yet, ``jobs`` at once (default: ``pretrain.default_jobs()``)."""
     wanted = list(names) or list(pretrain.RECIPES)
     unknown = [name for name in wanted if name not in pretrain.RECIPES]
     if unknown:
         print(f"no course-pretraining recipe for {', '.join(unknown)}; there is one for: "
               f"{', '.join(pretrain.RECIPES)}", file=sys.stderr)
         return 2
+    if jobs is not None and (not jobs.isdigit() or int(jobs) < 1):
+        print(f"--jobs wants a whole number of backbones at once, 1 or more; not {jobs!r}",
+              file=sys.stderr)
+        return 2
+    missing = []
     for name in wanted:
         made = pretrain.cached(name)
         if made:
             print(f"{name}: cached ({made.describe()}; trained in {made.info['seconds']} s) "
                   f"at {made.path}")
-            continue
-        runtime.device_platforms()  # the first device query, without TensorFlow's notices
-        made = pretrain.build(name)
-        print(f"{name}: trained on {made.describe()} in {made.info['seconds']} s, source "
-              f"accuracy {made.info['source_accuracy']}; cached at {made.path}")
+        else:
+            missing.append(name)
+    if not missing:
+        return 0
+    runtime.device_platforms()  # the first device query, without TensorFlow's notices
+    at_once = min(int(jobs or pretrain.default_jobs()), len(missing))
+    start, done = time.monotonic(), []
+
+    def built(made: pretrain.Pretrained) -> None:
+        done.append(made)
+        tqdm.write(f"{made.name}: trained on {made.describe()} in {made.info['seconds']} s, "
+                   f"source accuracy {made.info['source_accuracy']}; cached at {made.path}")
+
+    failure = None
+    try:
+        pretrain.build_many(missing, at_once, built)
+    except RuntimeError as err:
+        failure = err
+    if len(missing) > 1:
+        print(f"pretrained {len(done)} of {len(missing)} backbones in "
+              f"{time.monotonic() - start:.0f} s, {at_once} at once")
+    if failure:
+        print(failure, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -171,6 +198,8 @@ def _command(argv: Sequence[str] | None) -> int:
                          "uses without ImageNet's weights (synthetic source, cached)")
     pre.add_argument("names", nargs="*", metavar="BACKBONE",
                      help=f"e.g. {next(iter(pretrain.RECIPES))} (default: all)")
+    pre.add_argument("--jobs", metavar="N", help="backbones trained at once, each in its own "
+                     "process (default: 2 on a CPU with 2 cores or more, else 1)")
     run = sub.add_parser("run", help="execute notebooks headless into build/ and print a summary")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 01 (default: all)")
     sub.add_parser("report", help="measured results beside the documents' numbers (markdown)")
@@ -202,7 +231,7 @@ def _command(argv: Sequence[str] | None) -> int:
     if args.command == "fetch":
         return _fetch(args.names)
     if args.command == "pretrain":
-        return _pretrain(args.names)
+        return _pretrain(args.names, args.jobs)
     if args.command == "run":
         return 1 if course_run.run(args.notebooks) else 0
     if args.command == "student":

@@ -23,9 +23,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
+import queue
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +36,13 @@ from typing import Any
 import keras
 from tqdm.auto import tqdm
 
-from helpers.runtime import cache_dir, ensure_writable, own_cache_dir
+from helpers.runtime import (
+    accelerator,
+    cache_dir,
+    device_platforms,
+    ensure_writable,
+    own_cache_dir,
+)
 from helpers.synth import cifar, creatures, garden, plates
 
 
@@ -117,16 +125,17 @@ class Recipe:
 
 
 # Measured with benchmarks/pretrain_probe.py and pretrain_targets.py (the closing notes of
-# issue 21 give the tables).
+# issue 21 give the tables). In the order ``python -m helpers pretrain`` starts them: of the
+# orders measured two at once on 2 cores, this one took the least time (issue 21's note).
 RECIPES: dict[str, Recipe] = {
-    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300, source="garden"),  # 05
-    "VGG16": Recipe("VGG16", 48, steps=300, lr=3e-4, kernel_init="he_normal",
+    "VGG16": Recipe("VGG16", 48, steps=250, lr=3e-4, kernel_init="he_normal",
                     factor_heads=True, small_size=32, small_steps=200),  # 03, 04
-    "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=200, per_class=100,
-                             source="cifar"),  # 06
     # 07: 64 px crops of plates enlarged to 128 px, each holding its mark (helpers.synth.plates)
     "MobileNet_224": Recipe("MobileNet", 64, steps=600, per_class=120, factor_heads=True,
                             source="plates"),
+    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300, source="garden"),  # 05
+    "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=200, per_class=100,
+                             source="cifar"),  # 06
 }
 
 
@@ -183,11 +192,13 @@ def scaled(base: keras.Model, inputs: Any) -> Any:
 
 class StepBudget(keras.callbacks.Callback):
     """Stops ``fit`` after ``steps`` batches (a run does not depend on the machine's speed),
-    with a progress bar over them when ``desc`` is given."""
+    with a progress bar over them when ``desc`` is given; ``on_step()`` is called after each."""
 
-    def __init__(self, steps: int, desc: str | None = None) -> None:
+    def __init__(self, steps: int, desc: str | None = None,
+                 on_step: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.budget, self.steps, self.desc, self.bar = steps, 0, desc, None
+        self.on_step = on_step
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if self.desc:
@@ -197,6 +208,8 @@ class StepBudget(keras.callbacks.Callback):
         self.steps += 1
         if self.bar is not None:
             self.bar.update(1)
+        if self.on_step:
+            self.on_step()
         if self.steps >= self.budget:
             self.model.stop_training = True
 
@@ -210,12 +223,12 @@ def train(base: keras.Model, x: Any, y: Any, n_classes: int, steps: int, batch: 
           bn_momentum: float | None = None, factors: Mapping[str, Any] | None = None,
           desc: str | None = None,
           first: tuple[Any, Any, Mapping[str, Any] | None, int] | None = None,
-          ) -> tuple[int, float, int]:
+          on_step: Callable[[], None] | None = None) -> tuple[int, float, int]:
     """Train ``base`` with a new softmax head (and one per ``factors`` column) for ``steps``
     batches; ``(steps, last epoch's source accuracy, epochs)``. ``bn_momentum`` replaces
     Keras's 0.999 while training (see ``Recipe``) and is put back after. ``first``, images at
     a smaller size with their labels, factors and number of steps, trains first
-    (``Recipe.small_size``)."""
+    (``Recipe.small_size``). ``on_step()`` is called after each batch."""
     norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = bn_momentum or layer.momentum
@@ -232,7 +245,7 @@ def train(base: keras.Model, x: Any, y: Any, n_classes: int, steps: int, batch: 
     phases = [*([first] if first else []), (x, y, factors, steps)]
     trained, epochs = 0, 0
     for images, labels, columns, n in phases:
-        budget = StepBudget(n, desc and f"{desc} at {images.shape[1]} px")
+        budget = StepBudget(n, desc and f"{desc} at {images.shape[1]} px", on_step)
         history = model.fit(images, {"classes": labels, **(columns or {})}, batch_size=batch,
                             epochs=n, callbacks=[budget], verbose=0)
         key = next(k for k in history.history if k.endswith("accuracy"))
@@ -283,10 +296,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fit_recipe(r: Recipe, label: str | None = None) -> tuple[keras.Model, dict[str, Any]]:
+def fit_recipe(r: Recipe, label: str | None = None, on_step: Callable[[], None] | None = None,
+               ) -> tuple[keras.Model, dict[str, Any]]:
     """A backbone trained by the recipe ``r`` (float32, the same file on every device) and
     what its training gave (classes, images, steps, epochs, source accuracy); a progress bar
-    named ``label`` when given."""
+    named ``label`` when given, ``on_step()`` after each batch."""
     source = SOURCES[r.source].module
     specs = source.classes()
     x, y = source.source_set(specs, r.per_class, r.size, seed=r.seed)
@@ -306,7 +320,7 @@ def fit_recipe(r: Recipe, label: str | None = None) -> tuple[keras.Model, dict[s
             reinitialise(base, r.kernel_init, r.seed)
         steps, accuracy, epochs = train(
             base, x, y, len(specs), r.steps - r.small_steps, r.batch, r.lr, r.bn_momentum,
-            factors=factors(y), first=first,
+            factors=factors(y), first=first, on_step=on_step,
             desc=f"pretraining {label} on {len(specs)} synthetic classes" if label else None)
     finally:
         keras.config.set_dtype_policy(policy)
@@ -314,19 +328,23 @@ def fit_recipe(r: Recipe, label: str | None = None) -> tuple[keras.Model, dict[s
                   "epochs": epochs, "source_accuracy": round(accuracy, 4)}
 
 
-def build(name: str, progress: bool = True) -> Pretrained:
-    """Train ``name``'s recipe and cache the weights (see the module docstring)."""
+def build(name: str, progress: bool = True, on_step: Callable[[], None] | None = None,
+          at_once: int = 1) -> Pretrained:
+    """Train ``name``'s recipe and cache the weights (see the module docstring); ``on_step()``
+    after each batch; ``at_once``, the builds running together, is recorded beside the
+    seconds."""
     r = recipe(name)
     path = weights_path(name)
     ensure_writable(path.parent)
     start = time.perf_counter()
-    base, trained = fit_recipe(r, name if progress else None)
+    base, trained = fit_recipe(r, name if progress else None, on_step)
     partial = path.with_name(f".{os.getpid()}-{path.name}")  # Keras wants .weights.h5 at the end
     base.save_weights(partial)
     os.replace(partial, path)
     info = {"name": name, **dataclasses.asdict(r),
             "source_version": SOURCES[r.source].version, **trained, "sha256": _sha256(path),
-            "seconds": round(time.perf_counter() - start, 1), "backend": keras.backend.backend(),
+            "seconds": round(time.perf_counter() - start, 1), "builds_at_once": at_once,
+            "backend": keras.backend.backend(),
             "keras": keras.__version__}
     partial_info = _info_path(partial)
     partial_info.write_text(json.dumps(info, indent=1))
@@ -337,3 +355,95 @@ def build(name: str, progress: bool = True) -> Pretrained:
 def ensure(name: str, progress: bool = True) -> Pretrained:
     """The cached weights of ``name``, trained first when they are not cached yet."""
     return cached(name) or build(name, progress)
+
+
+def default_jobs() -> int:
+    """How many builds ``build_many`` runs at once by default: two where the backend trains on
+    the CPU (and it has two cores or more), else one. Measured on 2 cores (issue 21's closing
+    note): two processes took less time than one after the other, because one's
+    single-threaded work (drawing its source set, tracing its training step) overlaps the
+    other's arithmetic; four took more. On an accelerator the processes would share its
+    memory."""
+    if accelerator(device_platforms()) != "CPU":
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def build_many(names: Sequence[str], jobs: int, built: Callable[[Pretrained], None]) -> None:
+    """Train the recipes of ``names`` in ``jobs`` worker processes (one: here), each taking the
+    next name in order when it is free, with one progress bar over all their steps;
+    ``built(made)`` as each is cached. A failed build, or a process that dies, does not stop the
+    others; the failures are raised as one ``RuntimeError`` after them. An interruption stops
+    every process: what finished is cached, the rest trains again next time."""
+    if jobs < 2 or len(names) < 2:
+        for name in names:
+            built(build(name))
+        return
+    jobs = min(jobs, len(names))
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no state of this one
+    tasks, events = context.Queue(), context.Queue()
+    for name in names:
+        tasks.put(name)
+    workers = [context.Process(target=_worker, args=(i, dict(RECIPES), tasks, events, jobs),
+                               name=f"pretrain {i}", daemon=True) for i in range(jobs)]
+    pending, current, failed = set(names), {}, []
+    try:
+        for process in workers:
+            process.start()
+        with tqdm(total=sum(recipe(name).steps for name in names), unit="step",
+                  desc=f"pretraining {', '.join(names)}, {jobs} at once") as bar:
+            while pending:
+                try:
+                    kind, worker, name, payload = events.get(timeout=1)
+                except queue.Empty:  # a process killed (memory?) says nothing
+                    for worker, process in enumerate(workers):
+                        if process.exitcode not in (None, 0) and worker in current:
+                            name = current.pop(worker)
+                            failed.append(f"{name}: its process ended with exit code "
+                                          f"{process.exitcode}")
+                            pending.discard(name)
+                    if all(process.exitcode is not None for process in workers):
+                        failed += [f"{name}: not trained, no process left" for name in pending]
+                        break
+                    continue
+                if kind == "start":
+                    current[worker] = name
+                elif kind == "step":
+                    bar.update(1)
+                else:
+                    del current[worker]
+                    pending.discard(name)
+                    if kind == "built":
+                        built(payload)
+                    else:
+                        failed.append(f"{name}: {payload}")
+    finally:
+        for process in workers:
+            process.terminate()  # idle, or interrupted
+        for process in workers:
+            process.join()
+    if failed:
+        raise RuntimeError("course-pretraining failed: " + "; ".join(sorted(failed)))
+
+
+def _worker(me: int, recipes: Mapping[str, Recipe], tasks: Any, events: Any, at_once: int,
+            ) -> None:
+    """``build_many``'s worker number ``me``: builds the names it takes from ``tasks`` with the
+    parent's ``recipes`` until none is left, sending ``(kind, me, name, payload)`` events: its
+    start, each step, and the result (or the error)."""
+    RECIPES.clear()
+    RECIPES.update(recipes)
+    device_platforms()  # the first device query, without TensorFlow's start-up notices
+    while True:
+        try:
+            name = tasks.get(timeout=1)
+        except queue.Empty:
+            return
+        events.put(("start", me, name, None))
+        try:
+            made = build(name, progress=False, at_once=at_once,
+                         on_step=lambda name=name: events.put(("step", me, name, None)))
+        except Exception as err:  # noqa: BLE001  (sent to the parent, which raises it)
+            events.put(("failed", me, name, f"{type(err).__name__}: {err}"))
+        else:
+            events.put(("built", me, name, made))

@@ -21,13 +21,15 @@ BACKEND_AGNOSTIC = {
     "test_datasets_caltech", "test_datasets_cats_vs_dogs", "test_datasets_cifar",
     "test_datasets_faults", "test_datasets_flowers", "test_datasets_motor", "test_download",
     "test_evaluation", "test_exercises", "test_folder", "test_folder_faults", "test_grading",
-    "test_histories", "test_nbval_settings", "test_notebooks", "test_plots", "test_readme",
-    "test_readonly_cache", "test_rehearsal", "test_release", "test_results_faults", "test_settings",
-    "test_student_versions", "test_sweeps", "test_synth_animals", "test_synth_motor",
-    "test_synth_creatures", "test_synth_photos", "test_synth_sources", "test_verdicts",
+    "test_histories", "test_nbval_settings", "test_notebooks", "test_plots", "test_pretrain_jobs",
+    "test_readme", "test_readonly_cache", "test_rehearsal", "test_release", "test_results_faults",
+    "test_settings", "test_student_versions", "test_sweeps", "test_synth_animals",
+    "test_synth_motor", "test_synth_creatures", "test_synth_photos", "test_synth_sources",
+    "test_verdicts",
 }
-"""Test modules without Keras computations (files, downloads, CSVs, grading, documentation):
-marked ``backend_agnostic``, which the JAX half of ``make test`` deselects, so they run once."""
+"""Test modules without Keras computations (files, downloads, CSVs, grading, documentation), or
+whose subject does not depend on the backend (test_pretrain_jobs: processes scheduled): marked
+``backend_agnostic``, which the JAX half of ``make test`` deselects, so they run once."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
