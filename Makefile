@@ -35,7 +35,10 @@ $(STAMP_JAX): requirements-jax.txt pyproject.toml
 	$(PY_JAX) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# Without ImageNet's weights, the course-pretrained backbones first, two at once on 2 cores
+# (the notebooks would train them one at a time on first use).
 run: $(STAMP)
+	LAB_MODE=quick $(PY) -m helpers pretrain --where-needed
 	LAB_MODE=quick $(PY) -m helpers run
 
 # One pytest run per backend; pytest's exit 5 (it collected nothing) is a failure here, never a

@@ -1,6 +1,6 @@
 """Command line: ``python -m helpers datasets | fetch NAME|all |
-pretrain [BACKBONE...] [--jobs N] | run [NOTEBOOK...] | report | student [NOTEBOOK...] |
-grade NOTEBOOK SUBMISSIONS | pin``."""
+pretrain [BACKBONE...] [--jobs N] [--where-needed] | run [NOTEBOOK...] | report |
+student [NOTEBOOK...] | grade NOTEBOOK SUBMISSIONS | pin``."""
 
 from __future__ import annotations
 
@@ -46,10 +46,12 @@ def _datasets() -> int:
     return 0
 
 
-def _pretrain(names: Sequence[str], jobs: str | None) -> int:
+def _pretrain(names: Sequence[str], jobs: str | None, where_needed: bool = False) -> int:
     """Course-pretrained weights of the named backbones (default: every recipe), trained where
-    they are not cached yet, ``jobs`` at once (default: ``pretrain.default_jobs()``)."""
-    wanted = list(names) or list(pretrain.RECIPES)
+    they are not cached yet, ``jobs`` at once (default: ``pretrain.default_jobs()``);
+    ``where_needed``: only those whose ImageNet weights cannot be had (quick mode would train
+    them on first use, one at a time)."""
+    wanted = list(dict.fromkeys(names)) or list(pretrain.RECIPES)
     unknown = [name for name in wanted if name not in pretrain.RECIPES]
     if unknown:
         print(f"no course-pretraining recipe for {', '.join(unknown)}; there is one for: "
@@ -59,12 +61,19 @@ def _pretrain(names: Sequence[str], jobs: str | None) -> int:
         print(f"--jobs wants a whole number of backbones at once, 1 or more; not {jobs!r}",
               file=sys.stderr)
         return 2
+    if where_needed:
+        ready = [name for name in wanted if weights.imagenet_ready(name)]
+        for name in ready:
+            print(f"{name}: ImageNet weights ready, which quick mode takes; nothing to pretrain")
+        wanted = [name for name in wanted if name not in ready]
     missing = []
     for name in wanted:
         made = pretrain.cached(name)
         if made:
-            print(f"{name}: cached ({made.describe()}; trained in {made.info['seconds']} s) "
-                  f"at {made.path}")
+            alongside = made.info.get("builds_at_once", 1)
+            shared = f", {alongside} at once" if alongside > 1 else ""
+            print(f"{name}: cached ({made.describe()}; trained in {made.info['seconds']} s"
+                  f"{shared}) at {made.path}")
         else:
             missing.append(name)
     if not missing:
@@ -200,6 +209,9 @@ def _command(argv: Sequence[str] | None) -> int:
                      help=f"e.g. {next(iter(pretrain.RECIPES))} (default: all)")
     pre.add_argument("--jobs", metavar="N", help="backbones trained at once, each in its own "
                      "process (default: 2 on a CPU with 2 cores or more, else 1)")
+    pre.add_argument("--where-needed", action="store_true",
+                     help="only the backbones whose ImageNet weights cannot be had (cached or "
+                     "downloaded now), as quick mode would (make run does this first)")
     run = sub.add_parser("run", help="execute notebooks headless into build/ and print a summary")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 01 (default: all)")
     sub.add_parser("report", help="measured results beside the documents' numbers (markdown)")
@@ -231,7 +243,7 @@ def _command(argv: Sequence[str] | None) -> int:
     if args.command == "fetch":
         return _fetch(args.names)
     if args.command == "pretrain":
-        return _pretrain(args.names, args.jobs)
+        return _pretrain(args.names, args.jobs, args.where_needed)
     if args.command == "run":
         return 1 if course_run.run(args.notebooks) else 0
     if args.command == "student":

@@ -110,6 +110,17 @@ def keras_models_dir() -> Path:
     return Path(home) / "models"
 
 
+def imagenet_ready(name: str) -> bool:
+    """Whether backbone ``name``'s ImageNet weights are cached or can be downloaded now (they
+    are then downloaded): what ``prepare`` tries first, before course-pretrained weights."""
+    remote = BACKBONES[name]
+    try:
+        download(remote, keras_models_dir() / remote.filename)
+    except DataUnavailable:
+        return False
+    return True
+
+
 def prepare(name: str, mode: str, random: bool = False) -> PreparedWeights:
     """ImageNet weights for backbone ``name`` if they can be had; see the module docstring.
     ``random=True`` (a dry run) takes random weights without trying the download."""

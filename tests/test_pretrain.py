@@ -179,7 +179,7 @@ def test_a_model_that_is_not_one_of_the_backbones_is_refused() -> None:
 def test_the_pretrain_command_trains_then_reports_the_cache(tiny, capsys) -> None:
     from helpers.__main__ import main
 
-    assert main(["pretrain"]) == 0
+    assert main(["pretrain", "--where-needed"]) == 0  # offline: ImageNet's cannot be had
     first = capsys.readouterr().out
     assert "MobileNetV2_96: trained on" in first and "source accuracy" in first
     assert main(["pretrain", "MobileNetV2_96"]) == 0
@@ -239,3 +239,14 @@ def test_progressive_resizing_trains_on_the_small_images_first_then_at_the_recip
 def test_a_recipe_refuses_a_small_size_that_is_not_smaller_or_steps_that_leave_none(bad):
     with pytest.raises(ValueError, match="small_size"):
         pretrain.Recipe("VGG16", 48, steps=300, **bad)
+
+
+def test_pretrain_where_needed_skips_a_backbone_whose_imagenet_weights_can_be_had(
+        tiny, monkeypatch, capsys) -> None:
+    from helpers.__main__ import main
+
+    monkeypatch.setattr(weights, "imagenet_ready", lambda name: True)
+    monkeypatch.setattr(pretrain, "build_many", lambda *a: pytest.fail("pretrained"))
+    assert main(["pretrain", "--where-needed"]) == 0
+    assert "MobileNetV2_96: ImageNet weights ready" in capsys.readouterr().out
+    assert pretrain.cached("MobileNetV2_96") is None

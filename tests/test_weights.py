@@ -66,3 +66,16 @@ def test_backbone_files_match_keras_applications(name: str, application: str) ->
 def test_unknown_backbone() -> None:
     with pytest.raises(KeyError, match="VGG16"):
         weights.prepare("ResNet9000", "quick")
+
+
+def test_imagenet_weights_are_ready_when_downloadable_and_not_offline(lab_env, monkeypatch,
+                                                                        file_server) -> None:
+    """``pretrain --where-needed`` (``make run``) trains only where this says False."""
+    data = b"fake h5 weights" * 10
+    (file_server.root / "w.h5").write_bytes(data)
+    remote = Remote("w.h5", (file_server.url("w.h5"),), "md5:" + hashlib.md5(data).hexdigest())
+    monkeypatch.setitem(weights.BACKBONES, "VGG16", remote)
+    assert weights.imagenet_ready("VGG16")
+    assert (lab_env / "keras" / "models" / "w.h5").read_bytes() == data
+    monkeypatch.setitem(weights.BACKBONES, "VGG16", Remote("v.h5", (dead_url("v.h5"),)))
+    assert not weights.imagenet_ready("VGG16")
