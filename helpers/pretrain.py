@@ -15,7 +15,9 @@ caches them in ``LAB_CACHE/pretrained/`` as ``<name>-<digest>.weights.h5`` (the 
 the recipe, so a changed recipe trains anew) beside a JSON of how they were made; a classroom's
 read-only cache is read, and what is trained goes to ``runtime.own_cache_dir()``. The file is
 written under another name and renamed when complete: an interrupted run trains again, never
-loads half a file. Training on TensorFlow or JAX gives a file both load.
+loads half a file. Training on TensorFlow or JAX gives a file both load. ``build_many(names,
+jobs)`` (``python -m helpers pretrain``, ``make run``) trains several, ``jobs`` at once in
+worker processes.
 """
 
 from __future__ import annotations
