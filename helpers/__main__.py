@@ -46,6 +46,16 @@ def _datasets() -> int:
     return 0
 
 
+def _bad_jobs(jobs: str, what: str) -> bool:
+    """Whether ``--jobs`` is not a whole number of ``what`` at once, 1 or more (said in one
+    line)."""
+    if jobs.isdigit() and int(jobs) >= 1:
+        return False
+    print(f"--jobs wants a whole number of {what} at once, 1 or more; not {jobs!r}",
+          file=sys.stderr)
+    return True
+
+
 def _pretrain(names: Sequence[str], jobs: str | None, where_needed: bool = False) -> int:
     """Course-pretrained weights of the named backbones (default: every recipe), trained where
     they are not cached yet, ``jobs`` at once (default: ``pretrain.default_jobs()``);
@@ -57,9 +67,7 @@ def _pretrain(names: Sequence[str], jobs: str | None, where_needed: bool = False
         print(f"no course-pretraining recipe for {', '.join(unknown)}; there is one for: "
               f"{', '.join(pretrain.RECIPES)}", file=sys.stderr)
         return 2
-    if jobs is not None and (not jobs.isdigit() or int(jobs) < 1):
-        print(f"--jobs wants a whole number of backbones at once, 1 or more; not {jobs!r}",
-              file=sys.stderr)
+    if jobs is not None and _bad_jobs(jobs, "backbones"):
         return 2
     if where_needed:
         ready = [name for name in wanted if weights.imagenet_ready(name)]
@@ -158,9 +166,7 @@ def _student(names: Sequence[str], out: Path | None) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     jobs = args.jobs or str(grading.default_jobs())
-    if not jobs.isdigit() or int(jobs) < 1:
-        print(f"--jobs wants a whole number of submissions at once, 1 or more; not {jobs!r}",
-              file=sys.stderr)
+    if _bad_jobs(jobs, "submissions"):
         return 2
     matches = course_run.notebook_paths([args.notebook])
     if len(matches) != 1:
