@@ -178,6 +178,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         spec, note = grading.spec_for(master)
         print(note)
+        print(grading.sandbox_note())
         grades = grading.grade(spec, args.submissions, args.out, limits=limits, jobs=int(jobs))
     except grading.GradingError as err:
         print(err, file=sys.stderr)

@@ -21,6 +21,7 @@ BACKEND_AGNOSTIC = {
     "test_datasets_caltech", "test_datasets_cats_vs_dogs", "test_datasets_cifar",
     "test_datasets_faults", "test_datasets_flowers", "test_datasets_motor", "test_download",
     "test_evaluation", "test_exercises", "test_folder", "test_folder_faults", "test_grading",
+    "test_grading_answers", "test_grading_sandbox",
     "test_histories", "test_nbval_settings", "test_notebooks", "test_plots", "test_pretrain_jobs",
     "test_readme", "test_readonly_cache", "test_rehearsal", "test_release", "test_results_faults",
     "test_settings", "test_student_versions", "test_sweeps", "test_synth_animals",

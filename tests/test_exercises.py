@@ -11,6 +11,7 @@ import json
 import sys
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from helpers import exercises as installed
@@ -138,13 +139,19 @@ def test_malformed_tests_and_points_are_refused(ex) -> None:
 
 
 def test_the_module_imports_only_the_standard_library() -> None:
-    """The grader execs it alone in a student's kernel, where the course may not import."""
+    """The grader execs it alone in a student's kernel, where the course may not import; only
+    the functions that handle answers as data import NumPy (and Keras, to load a model)."""
     tree = ast.parse(open(installed.__file__, encoding="utf-8").read())
-    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-             for alias in node.names}
-    names |= {node.module.split(".")[0] for node in ast.walk(tree)
-              if isinstance(node, ast.ImportFrom) and node.module}
-    assert names <= set(sys.stdlib_module_names) | {"__future__"}
+
+    def imported(nodes) -> set[str]:
+        names = {alias.name.split(".")[0] for node in nodes if isinstance(node, ast.Import)
+                 for alias in node.names}
+        return names | {node.module.split(".")[0] for node in nodes
+                        if isinstance(node, ast.ImportFrom) and node.module}
+
+    assert imported(tree.body) <= set(sys.stdlib_module_names) | {"__future__"}
+    assert imported(ast.walk(tree)) <= set(sys.stdlib_module_names) | {
+        "__future__", "numpy", "keras"}
 
 
 @pytest.mark.parametrize(("value", "raises"), [("", AssertionError), ("0", AssertionError),
@@ -238,3 +245,84 @@ def test_refuses_does_nothing_while_grading(ex, capsys) -> None:
     made = []
     ex.refuses("91.8", space, "any other number", lambda: made.append(1) or {"answer": 7})
     assert lines(capsys) == [] and space == {"answer": 42} and made == []  # not even made
+
+
+def test_answers_cross_over_as_data_and_the_tests_read_them(ex, capsys) -> None:
+    """The course notebook: the answers cell writes what the notebook computed (numbers,
+    arrays, a tuple as a list; a name never defined, a function that raised, an object that is
+    not data are missing, with why) and ``hidden``'s tests read them, not the check's."""
+    import numpy as np
+
+    def fails() -> object:
+        raise ZeroDivisionError("division by zero")
+
+    ex.check("94.1", ("never run by hidden", lambda: 1 / 0))
+    capsys.readouterr()
+    ex.answers("94.1", n=lambda: np.int64(3), xs=lambda: np.arange(4), pair=lambda: (1, 2),
+               gone=undefined, broke=fails, code=lambda: print)
+    assert lines(capsys) == [
+        "94.1: 3 of 6 answers handed over as data; missing: squares is not defined; broke could "
+        "not be computed: ZeroDivisionError: division by zero; code is a builtin_function_or_"
+        "method, not data the grading tests can read"]
+    ex.hidden("94.1", ("three", lambda a: a["n"] == 3 and isinstance(a["n"], int)),
+              ("an array", lambda a: list(a["xs"]) == [0, 1, 2, 3]),
+              ("a pair", lambda a: a["pair"] == [1, 2]))
+    assert lines(capsys) == ["✓ 94.1 grading tests: 3 of 3 pass"]
+    with pytest.raises(AssertionError, match="missing: squares is not defined|squares is not"):
+        ex.hidden("94.1", ("gone", lambda a: a["gone"]), ("broke", lambda a: a["broke"]))
+    out = lines(capsys)[-1]
+    assert "gone (squares is not defined)" in out
+    assert "broke (broke could not be computed: ZeroDivisionError: division by zero)" in out
+
+
+def test_a_model_crosses_over_as_a_file_loaded_in_safe_mode(ex, capsys) -> None:
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=2, verbose=0)
+    lambda_model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)])
+    ex.answers("94.2", model=lambda: model, lambda_model=lambda: lambda_model)
+    ex.hidden("94.2", ("same weights, its optimizer's steps", lambda a: int(
+        a["model"].optimizer.iterations) == 2 and all(
+        np.array_equal(w, v) for w, v in zip(a["model"].get_weights(), model.get_weights(),
+                                             strict=True))))
+    with pytest.raises(AssertionError, match="Lambda"):  # code in a model is never loaded
+        ex.hidden("94.2", ("loads", lambda a: a["lambda_model"] is not None))
+    capsys.readouterr()
+
+
+def test_refuses_reruns_the_answers_cell_with_the_gamed_answer(ex, capsys) -> None:
+    namespace = {"value": 2}
+    ex.answers("94.3", value=lambda: namespace["value"])
+    ex.hidden("94.3", ("two", lambda a: a["value"] == 2), essential=("two",))
+    ex.refuses("94.3", namespace, "one instead", {"value": 1})
+    assert lines(capsys)[-1] == ("✓ 94.3 refuses a gamed answer (one instead): no points, "
+                                 "essential: two")
+    assert namespace == {"value": 2}
+    with pytest.raises(AssertionError, match="gives full marks"):
+        ex.refuses("94.3", namespace, "the same", {"value": 2})
+
+
+def test_probes_are_fixed_in_the_course_and_drawn_for_each_grading(ex, tmp_path) -> None:
+    first = ex.probe_rng("94.4").random(3)
+    assert np.array_equal(first, ex.probe_rng("94.4").random(3))
+    assert not np.array_equal(first, ex.probe_rng("94.5").random(3))
+    ex.begin_export(tmp_path, 12345)
+    drawn = ex.probe_rng("94.4").random(3)
+    assert not np.array_equal(first, drawn)
+    ex.begin_judging(tmp_path, 12345, "token")
+    assert np.array_equal(drawn, ex.probe_rng("94.4").random(3))
+
+
+def test_the_grading_process_reads_the_files_the_kernel_wrote(ex, tmp_path, capsys) -> None:
+    ex.begin_export(tmp_path, 7)
+    ex.answers("94.6", value=lambda: 2)
+    assert (tmp_path / "94.6" / "answers.json").is_file()
+    ex.begin_judging(tmp_path, 7, "tok")
+    ex.hidden("94.6", ("two", lambda a: a["value"] == 2))
+    ex.hidden("94.7", ("never handed over", lambda a: True))
+    out = lines(capsys)
+    assert out[-3] == "✓ 94.6 grading tests: 1 of 1 pass"
+    assert json.loads(out[-2].removeprefix("tok "))["right"] == ["two"]
+    assert out[-1] == "94.7: no answers were handed over; not graded"

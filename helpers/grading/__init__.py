@@ -18,15 +18,24 @@ One source: a course notebook holds, per exercise, the student's answer cell, th
   student, the executed notebooks (in the submissions' order) and a histogram of the totals are
   written as it goes.
 
+Where an exercise has an answers cell (``exercises.answers``), the kernel only hands its
+answers over as data, and its grading tests run afterwards in a kernel of their own that the
+submission never reaches; where Linux allows, each submission's kernel runs in a sandbox that
+hides the course folder, the other submissions and the grader's files (issue 26).
+
 The parts: ``handout`` (a course notebook's exercises, its student version, its grading spec),
 ``submission`` (a submitted file read, the check cells found in it), ``kernel`` (one
-submission run in a kernel of its own), ``guard`` (the folders a submission must leave alone),
-``report`` (feedback, CSV, histogram, summary) and ``run`` (a class graded).
+submission run in a kernel of its own), ``sandbox`` (what that kernel can see), ``judge`` (the
+grading tests run on the answers handed over), ``guard`` (the folders a submission must leave
+alone), ``report`` (feedback, CSV, histogram, summary) and ``run`` (a class graded).
 """
 
 from helpers.grading.handout import (
+    ANSWERS,
     CHECK,
+    GRADING_SETUP,
     HIDDEN,
+    HIDDEN_SETUP,
     SOLUTION,
     Exercise,
     GradingError,
@@ -42,11 +51,12 @@ from helpers.grading.handout import (
 )
 from helpers.grading.kernel import Grade, Limits, Problem
 from helpers.grading.report import feedback, summary
-from helpers.grading.run import default_jobs, grade, submissions_in
+from helpers.grading.run import default_jobs, grade, sandbox_note, submissions_in
 
 __all__ = [
-    "CHECK", "HIDDEN", "SOLUTION", "Exercise", "Grade", "GradingError", "Limits", "Problem",
-    "Spec", "default_jobs", "feedback", "grade", "has_exercises", "solution_leaks", "spec_for",
+    "ANSWERS", "CHECK", "GRADING_SETUP", "HIDDEN", "HIDDEN_SETUP", "SOLUTION", "Exercise",
+    "Grade", "GradingError", "Limits", "Problem", "Spec", "default_jobs", "feedback", "grade",
+    "has_exercises", "sandbox_note", "solution_leaks", "spec_for",
     "spec_from_notebook", "spec_path", "student_version", "submissions_in", "summary", "tags",
     "write_student",
 ]

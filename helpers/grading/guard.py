@@ -130,7 +130,8 @@ def watches(tmp_root: Path, fixed: dict[str, bytes], runs: Sequence[Path], cours
     Keras home (may only grow)."""
     shared = [p.resolve() for p in (runtime.cache_dir(), weights.keras_models_dir().parent)
               if p.is_dir()]
-    own = frozenset(path for run in runs for path in (run / "work", run / "kernel.log"))
+    own = frozenset(path for run in runs
+                    for path in (run / "work", run / "kernel.log", run / "answers", run / "judge"))
     watches = [Watch(tmp_root, own, fixed, quarantine=False)]
     skip = frozenset([*ours, tmp_root, *shared])
     for root in dict.fromkeys((course, submissions)):

@@ -15,6 +15,12 @@ from typing import Any
 from helpers import runtime
 
 SOLUTION, CHECK, HIDDEN = "solution", "check", "hidden-tests"
+ANSWERS = "answers"
+"""An exercise's answers cell (``exercises.answers``): run in the student's kernel at grading."""
+GRADING_SETUP, HIDDEN_SETUP = "grading-setup", "hidden-setup"
+"""Cells the grading process runs before the grading tests of exercises with answers cells:
+lesson cells it needs too (imports, parameters; kept in the student version), and cells that
+recompute what the tests compare with (left out of it)."""
 
 
 class GradingError(ValueError):
@@ -24,13 +30,15 @@ class GradingError(ValueError):
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise as handed out: its key, points, and the sources of its check cell and of
-    its grading-tests cell."""
+    """One exercise as handed out: its key, points, and the sources of its check cell, of its
+    grading-tests cell and of its answers cell ("" where it has none: the grading tests then
+    run in the student's kernel)."""
 
     key: str
     points: float
     check: str
     hidden: str
+    answers: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class Spec:
     master_sha256: str
     created: str
     exercises: tuple[Exercise, ...]
+    judge: tuple[str, ...] = ()
+    """The sources the grading process runs first (``grading-setup``, ``hidden-setup`` cells)."""
 
     @property
     def max_points(self) -> float:
@@ -52,7 +62,8 @@ class Spec:
     @classmethod
     def from_json(cls, text: str) -> Spec:
         data = json.loads(text)
-        return cls(**{**data, "exercises": tuple(Exercise(**ex) for ex in data["exercises"])})
+        return cls(**{**data, "exercises": tuple(Exercise(**ex) for ex in data["exercises"]),
+                      "judge": tuple(data.get("judge", ()))})
 
 
 def first_line(text: str, limit: int = 100) -> str:
@@ -86,10 +97,14 @@ def _calls(source: str, function: str, where: str) -> list[tuple[str, float]]:
 
 def spec_from_notebook(nb: Any, name: str, sha256: str) -> Spec:
     """The exercises of course notebook ``nb``: one ``check`` cell and one ``hidden-tests`` cell
-    per exercise, each with exactly one ``exercises.check`` / ``exercises.hidden`` call."""
-    found: dict[str, dict[str, tuple[str, float]]] = {CHECK: {}, HIDDEN: {}}
+    per exercise, each with exactly one ``exercises.check`` / ``exercises.hidden`` call, and at
+    most one ``answers`` cell (``exercises.answers``)."""
+    found: dict[str, dict[str, tuple[str, float]]] = {CHECK: {}, HIDDEN: {}, ANSWERS: {}}
+    judge = []
     for index, cell in enumerate(nb.cells):
-        for tag, function in ((CHECK, "check"), (HIDDEN, "hidden")):
+        if tags(cell) & {GRADING_SETUP, HIDDEN_SETUP} and cell.cell_type == "code":
+            judge.append(cell.source)
+        for tag, function in ((CHECK, "check"), (HIDDEN, "hidden"), (ANSWERS, "answers")):
             if tag not in tags(cell):
                 continue
             where = f"{name}, cell {index + 1} (tagged {tag})"
@@ -103,19 +118,22 @@ def spec_from_notebook(nb: Any, name: str, sha256: str) -> Spec:
             if key in found[tag]:
                 raise GradingError(f"{where}: a second {tag} cell for exercise {key}")
             found[tag][key] = (cell.source, points)
-    checks, hidden = found[CHECK], found[HIDDEN]
+    checks, hidden, answers = found[CHECK], found[HIDDEN], found[ANSWERS]
     if unmatched := sorted(set(checks) ^ set(hidden)):
         raise GradingError(
             f"{name}: every exercise needs a check cell and a hidden-tests cell; "
             f"{', '.join(unmatched)} has only one (exercises.hidden(\"KEY\") with no tests of "
             "its own re-runs the check's tests at grading, and in CI)"
         )
+    if stray := sorted(set(answers) - set(checks)):
+        raise GradingError(f"{name}: an answers cell for {', '.join(stray)}, which has no check")
     return Spec(
         notebook=name,
         master_sha256=sha256,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        exercises=tuple(Exercise(key, hidden[key][1], checks[key][0], hidden[key][0])
-                        for key in checks),
+        exercises=tuple(Exercise(key, hidden[key][1], checks[key][0], hidden[key][0],
+                                 answers.get(key, ("", 0))[0]) for key in checks),
+        judge=tuple(judge) if answers else (),
     )
 
 
@@ -129,7 +147,8 @@ def has_exercises(path: Path) -> bool:
 def student_version(nb: Any) -> Any:
     """``nb`` without its solution and grading-test cells, and without outputs."""
     out = copy.deepcopy(nb)
-    out.cells = [cell for cell in out.cells if not tags(cell) & {SOLUTION, HIDDEN}]
+    out.cells = [cell for cell in out.cells
+                 if not tags(cell) & {SOLUTION, HIDDEN, ANSWERS, HIDDEN_SETUP}]
     for cell in out.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -148,7 +167,8 @@ def solution_leaks(student: Any, master: Any) -> list[str]:
     leaks = []
     for cell in master.cells:
         lines = {line for line in _code_lines(cell) if len(line) >= 20}
-        if tags(cell) & {SOLUTION, HIDDEN} and lines and any(lines <= k for k in kept):
+        if (tags(cell) & {SOLUTION, HIDDEN, HIDDEN_SETUP} and lines
+                and any(lines <= k for k in kept)):
             leaks.append(first_line(cell.source, 60))
     return leaks
 

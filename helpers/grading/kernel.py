@@ -60,23 +60,37 @@ class Grade:
 
 
 
-def _grading_source(ex: Exercise, token: str, exercises_file: Path) -> str:
+def _grading_source(ex: Exercise, token: str, exercises_file: Path, answers_dir: Path,
+                    seed: int) -> str:
     """A cell the grader adds: a fresh ``helpers.exercises`` in grading mode, then the course
-    notebook's check and grading tests of ``ex``."""
+    notebook's check and grading tests of ``ex``; or, where ``ex`` has an answers cell, only
+    that cell, which writes the answers as data under ``answers_dir`` (the grading tests run
+    in the grading process, ``helpers.grading.judge``)."""
+    begin = (f"exercises.begin_export({str(answers_dir)!r}, {seed})" if ex.answers
+             else f"exercises.begin_grading({token!r})")
+    what = ("answers, handed over as data to the grading tests" if ex.answers
+            else "check and grading tests")
     return "\n".join([
-        f"# Added by the grader: the course notebook's check and grading tests of {ex.key}.",
+        f"# Added by the grader: the course notebook's {what} of {ex.key}.",
+        *fresh_exercises(exercises_file, "exercises"),
+        begin,
+        *([ex.answers] if ex.answers else [ex.check, ex.hidden]),
+    ])
+
+
+def fresh_exercises(exercises_file: Path, name: str) -> list[str]:
+    """Lines that load a fresh ``helpers.exercises`` from ``exercises_file`` into the global
+    ``name``, whatever the notebook did to the imported one."""
+    return [
         "import importlib.util as _lab_util",
         "import sys as _lab_sys",
         f"_lab_spec = _lab_util.spec_from_file_location('helpers.exercises', "
         f"{str(exercises_file)!r})",
-        "exercises = _lab_sys.modules['helpers.exercises'] = _lab_util.module_from_spec(_lab_spec)",
-        "_lab_spec.loader.exec_module(exercises)",
+        f"{name} = _lab_sys.modules['helpers.exercises'] = _lab_util.module_from_spec(_lab_spec)",
+        f"_lab_spec.loader.exec_module({name})",
         "if 'helpers' in _lab_sys.modules:",
-        "    _lab_sys.modules['helpers'].exercises = exercises",
-        f"exercises.begin_grading({token!r})",
-        ex.check,
-        ex.hidden,
-    ])
+        f"    _lab_sys.modules['helpers'].exercises = {name}",
+    ]
 
 
 @dataclass
@@ -90,10 +104,11 @@ class Prepared:
     problems: list[Problem]
 
 
-def prepare(nb: Any, spec: Spec, exercises_file: Path) -> Prepared:
+def prepare(nb: Any, spec: Spec, exercises_file: Path, answers_dir: Path = Path("answers"),
+            seed: int = 0) -> Prepared:
     """The notebook to run (``nb`` as ``submission.read`` gives it): the submission, its checks
     restored to the originals, and a grading cell after each exercise's check (at the end
-    where the check is gone)."""
+    where the check is gone); answers go to ``answers_dir``, drawn with ``seed``."""
     from nbformat.v4 import new_code_cell
 
     nb = copy.deepcopy(nb)
@@ -118,9 +133,11 @@ def prepare(nb: Any, spec: Spec, exercises_file: Path) -> Prepared:
     grading = {}
     for ex in spec.exercises:
         token = secrets.token_hex(16)
-        grading[ex.key] = new_code_cell(_grading_source(ex, token, exercises_file))
+        grading[ex.key] = new_code_cell(_grading_source(ex, token, exercises_file, answers_dir,
+                                                        seed))
         grading[ex.key].id = "lab-grading-" + re.sub(r"[^\w-]", "-", ex.key)
-        labels[id(grading[ex.key])] = f"the grading tests of {ex.key}"
+        labels[id(grading[ex.key])] = (f"the answers of {ex.key}" if ex.answers
+                                       else f"the grading tests of {ex.key}")
         grading[ex.key].metadata["lab_grading"] = {"key": ex.key, "token": token}
     cells = []
     for cell in nb.cells:
@@ -153,14 +170,16 @@ def _log_tail(log: Path) -> str:
 
 
 def execute(prepared: Prepared, work: Path, log: Path, env: dict[str, str],
-             limits: Limits) -> list[Problem]:
-    """Run the prepared notebook cell by cell in a new kernel; the problems met."""
+            limits: Limits, manager: type | None = None) -> list[Problem]:
+    """Run the prepared notebook cell by cell in a new kernel (started by ``manager``, a kernel
+    manager class, where given: the sandbox's); the problems met."""
     from nbclient import NotebookClient
 
     deadline = time.monotonic() + limits.notebook_seconds
     errors: dict[int, dict[str, Any]] = {}
     client = NotebookClient(
         prepared.nb,
+        **({"kernel_manager_class": manager} if manager is not None else {}),
         kernel_name="python3",
         allow_errors=True,
         interrupt_on_timeout=True,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -16,8 +18,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from helpers import exercises, runtime
-from helpers.grading import guard, kernel, report, submission
+from helpers import exercises, runtime, weights
+from helpers.grading import guard, judge, kernel, report, sandbox, submission
 from helpers.grading.handout import GradingError, Spec, first_line
 from helpers.grading.kernel import Grade, Limits, Problem
 
@@ -44,6 +46,17 @@ class _Watched:
     running: dict[str, list[Problem]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    hidden: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    sandboxed: bool = False
+
+    def sandbox(self, work: Path) -> type:
+        """The kernel manager class whose kernels see nothing of ``hidden`` but ``kept`` (read
+        only) and ``work``, the data cache and Keras home (writable)."""
+        shared = [runtime.cache_dir(), weights.keras_models_dir().parent]
+        return sandbox.kernel_manager_class(self.hidden, self.kept,
+                                            [work, *(p for p in shared if p.is_dir())])
+
     def start(self, name: str) -> None:
         with self.lock:
             self.running[name] = []
@@ -68,6 +81,24 @@ class _Watched:
             return self.running.pop(name) + found
 
 
+def _kept(course: Path, tmp_root: Path) -> list[Path]:
+    """What a sandboxed kernel may read of the hidden folders: the course's ``helpers`` and
+    Python environment, the student versions, and the grader's copy of ``exercises``."""
+    import helpers
+
+    return [path for path in (Path(helpers.__file__).parent, Path(sys.prefix), course / "student",
+                              tmp_root / "exercises.py") if path.exists()]
+
+
+def sandbox_note() -> str:
+    """One line for the instructor: whether submissions run in the sandbox, and if not why."""
+    if (why := sandbox.available()) is None:
+        return ("sandbox: each kernel sees none of the course folder but helpers, its Python "
+                "and student/, nor the submissions, the grades or the other kernels")
+    return (f"sandbox: none ({why}); a submission can read the course folder (solutions, "
+            "grading tests): grade untrusted work as a separate user (docs/grading.md)")
+
+
 def _grade_one(name: str, path: Path, spec: Spec, limits: Limits, tmp_root: Path, run: Path,
                watched: _Watched) -> tuple[Grade, str | None]:
     """One submission's grade, and the notebook as it ran (JSON; None when it did not)."""
@@ -82,20 +113,31 @@ def _grade_one(name: str, path: Path, spec: Spec, limits: Limits, tmp_root: Path
         what = "not a notebook" if err.reason == "unreadable" else "a malformed notebook"
         marks.results = dict.fromkeys(marks.results, f"not graded: the file is {what}")
         return marks, None
-    prepared = kernel.prepare(nb, spec, tmp_root / "exercises.py")
-    marks.problems += prepared.problems
+    seed = secrets.randbelow(2**31)
     work = run / "work"
+    prepared = kernel.prepare(nb, spec, tmp_root / "exercises.py", work / "answers", seed)
+    marks.problems += prepared.problems
     (work / "tmp").mkdir(parents=True)
     nbformat.write(nb, work / path.name)
     watched.start(name)
     try:
         marks.problems += kernel.execute(prepared, work, run / "kernel.log",
-                                         kernel.kernel_env(work), limits)
+                                         kernel.kernel_env(work), limits,
+                                         watched.sandbox(work) if watched.sandboxed else None)
     finally:
         marks.problems += watched.settle(name)
+        if (work / "answers").is_dir() and not (work / "answers").is_symlink():
+            shutil.move(work / "answers", run / "answers")
         shutil.rmtree(work, ignore_errors=True)
         (run / "kernel.log").unlink(missing_ok=True)
-    recorded = kernel.recorded(prepared)
+    # Results come from the kernel only where the grading tests ran there (no answers cell).
+    outside = {ex.key for ex in spec.exercises if ex.answers}
+    recorded = {k: v for k, v in kernel.recorded(prepared).items() if k not in outside}
+    if outside and (run / "answers").is_dir():
+        judged, problems, _ = judge.judge(spec, run / "answers", seed, run / "judge", limits)
+        recorded |= {key: judged[key] for key in judged if key in outside}
+        marks.problems += problems
+        shutil.rmtree(run / "judge", ignore_errors=True)
     for ex in spec.exercises:
         if (record := recorded.get(ex.key)) is None:
             continue
@@ -189,7 +231,9 @@ def grade(spec: Spec, submissions: Path, out: Path, *, limits: Limits = DEFAULT_
             run.mkdir()
         ours = [out, out.with_suffix(".png"), folder]
         watches = guard.watches(tmp_root, fixed, runs, course, submissions.resolve(), ours)
-        watched = _Watched(watches, folder / "quarantine", [w.scan() for w in watches])
+        watched = _Watched(watches, folder / "quarantine", [w.scan() for w in watches],
+                           hidden=[course, submissions.resolve(), folder, tmp_root],
+                           kept=_kept(course, tmp_root), sandboxed=sandbox.available() is None)
         tasks = [partial(_timed, name, spec, partial(_grade_one, name, path, spec, limits,
                                                       tmp_root, run, watched))
                  for (name, path), run in zip(files, runs, strict=True)]
