@@ -210,7 +210,9 @@ def _as_data(value: object) -> tuple[str, object]:
                 not isinstance(value, dict) or all(isinstance(k, str) for k in value)):
             data = [v for _, v in parts]
             return "json", dict(zip(value, data, strict=True)) if isinstance(value, dict) else data
-    keras = _loaded("keras")
+    import sys
+
+    keras = sys.modules.get("keras")  # a model is only a Keras model where Keras is loaded
     if keras is not None and isinstance(value, keras.Model):
         return "model", value
     if hasattr(value, "__array__") and not isinstance(value, list | tuple | dict):
@@ -218,12 +220,6 @@ def _as_data(value: object) -> tuple[str, object]:
         if array.dtype != object:
             return "array", array
     raise TypeError(f"a {type(value).__name__}, not data the grading tests can read")
-
-
-def _loaded(name: str) -> ModuleType | None:
-    import sys
-
-    return sys.modules.get(name)
 
 
 def _write(folder: Path, thunks: dict[str, Callable[[], object]]) -> None:

@@ -50,14 +50,14 @@ def _notebook(spec: Spec, answers: Path, seed: int, token: str) -> Prepared:
 
 
 def judge(spec: Spec, answers: Path, seed: int, work: Path, limits: Limits
-          ) -> tuple[dict[str, dict[str, Any]], list[Problem], Prepared]:
+          ) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
     """The results of the grading tests of ``spec``'s exercises with answers cells, on the
     answers under ``answers`` (drawn with ``seed``), run in a new kernel in ``work``; what
     went wrong there (reason ``grader``: the course's tests or setup failed, not the
-    submission); and the notebook as it ran."""
+    submission)."""
     prepared = _notebook(spec, answers, seed, secrets.token_hex(16))
     (work / "tmp").mkdir(parents=True, exist_ok=True)
     found = execute(prepared, work, work / "kernel.log", kernel_env(work), limits)
     problems = [Problem("grader", f"the grading tests' own process: {p.message}")
                 for p in found]
-    return recorded(prepared), problems, prepared
+    return recorded(prepared), problems

@@ -50,7 +50,7 @@ class _Watched:
     kept: list[Path] = field(default_factory=list)
     sandboxed: bool = False
 
-    def sandbox(self, work: Path) -> type:
+    def kernel_manager(self, work: Path) -> type:
         """The kernel manager class whose kernels see nothing of ``hidden`` but ``kept`` (read
         only) and ``work``, the data cache and Keras home (writable)."""
         shared = [runtime.cache_dir(), weights.keras_models_dir().parent]
@@ -121,9 +121,9 @@ def _grade_one(name: str, path: Path, spec: Spec, limits: Limits, tmp_root: Path
     nbformat.write(nb, work / path.name)
     watched.start(name)
     try:
+        manager = watched.kernel_manager(work) if watched.sandboxed else None
         marks.problems += kernel.execute(prepared, work, run / "kernel.log",
-                                         kernel.kernel_env(work), limits,
-                                         watched.sandbox(work) if watched.sandboxed else None)
+                                         kernel.kernel_env(work), limits, manager)
     finally:
         marks.problems += watched.settle(name)
         if (work / "answers").is_dir() and not (work / "answers").is_symlink():
@@ -134,7 +134,7 @@ def _grade_one(name: str, path: Path, spec: Spec, limits: Limits, tmp_root: Path
     outside = {ex.key for ex in spec.exercises if ex.answers}
     recorded = {k: v for k, v in kernel.recorded(prepared).items() if k not in outside}
     if outside and (run / "answers").is_dir():
-        judged, problems, _ = judge.judge(spec, run / "answers", seed, run / "judge", limits)
+        judged, problems = judge.judge(spec, run / "answers", seed, run / "judge", limits)
         recorded |= {key: judged[key] for key in judged if key in outside}
         marks.problems += problems
         shutil.rmtree(run / "judge", ignore_errors=True)
