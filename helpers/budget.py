@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,13 +122,15 @@ def model_cost(model: str, size: int) -> tuple[int, bool]:
     """(forward FLOPs per image, depthwise-separable?) of ``model`` at ``size`` x ``size``:
     a backbone of ``ARCHITECTURES`` without its top, ``"mnist_cnn"`` / ``"small_convnet"``, or
     ``"dense_head"`` (a two-class layer on ``size`` features: its steps cost more than its
-    arithmetic). Cached on disk per Keras version (building B5 takes seconds)."""
+    arithmetic). Cached on disk per Keras version (building B5 takes seconds), one file per model
+    and size: a new entry adds a file and never rewrites one, so kernels that share the cache
+    (a class graded in parallel, docs/grading.md) neither race nor change each other's files."""
     if model == "dense_head":  # a classifier on ``size`` features (04's level 2, 07's softmax)
         return 2 * size * 2, False
-    path = runtime.own_cache_dir() / "flops.json"
-    key = f"{model}@{size}/keras-{keras.__version__}"
-    known = json.loads(path.read_text()) if path.exists() else {}
-    if key not in known:
+    path = runtime.own_cache_dir() / "flops" / f"{model}@{size}-keras-{keras.__version__}.json"
+    if path.exists():
+        known = json.loads(path.read_text())
+    else:
         if model == "mnist_cnn":
             built = small_convnet(size, 1, (32, 64), 128)
         elif model == "small_convnet":
@@ -135,10 +138,12 @@ def model_cost(model: str, size: int) -> tuple[int, bool]:
         else:
             built = ARCHITECTURES[model](include_top=False, weights=None,
                                      input_shape=(size, size, 3))
-        known[key] = [forward_flops(built), _depthwise(built)]
+        known = [forward_flops(built), _depthwise(built)]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(known, indent=1, sort_keys=True))
-    flops, depthwise = known[key]
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(known))
+        partial.replace(path)  # whole or not at all, for a reader in another kernel
+    flops, depthwise = known
     return int(flops), bool(depthwise)
 
 

@@ -32,6 +32,18 @@ def test_forward_flops_match_the_papers(name: str, lab_env: Path) -> None:
     assert depthwise == (name != "VGG16")
 
 
+def test_a_new_flop_count_adds_a_file_and_rewrites_none(lab_env: Path) -> None:
+    # kernels graded side by side share the data cache: the guard reports a changed file there
+    budget.model_cost.cache_clear()
+    budget.model_cost("mnist_cnn", 28)
+    [first] = (runtime.own_cache_dir() / "flops").iterdir()
+    before = (first.read_bytes(), first.stat().st_mtime_ns)
+    budget.model_cost.cache_clear()
+    assert budget.model_cost("mnist_cnn", 32) != budget.model_cost("mnist_cnn", 28)
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    assert len(list((runtime.own_cache_dir() / "flops").iterdir())) == 2  # no partial left
+
+
 def test_forward_flops_of_a_small_cnn_by_hand() -> None:
     model = budget.small_convnet(28, 1, (32, 64), 128)
     # conv 26x26x32 (3x3x1), conv 11x11x64 (3x3x32), dense 1600->128, dense 128->10
