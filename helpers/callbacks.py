@@ -1,6 +1,7 @@
 """The callbacks every fit of the course gets (docs/architecture.md, "Budgets").
 
-``for_fit`` is what ``cfg.callbacks(name)`` returns: ``helpers.backup.Resume`` (rerunning the
+``for_fit`` is what ``cfg.callbacks(name)`` returns: ``OptimizerBuilt`` (the optimizer's
+variables made before the first step is traced), ``helpers.backup.Resume`` (rerunning the
 cell after a disconnect continues from the last finished epoch), ``helpers.projection.
 Projection`` (the measured time against the budget, after the first epoch), ``EpochBar`` (a
 progress bar over the epochs of a fit run with ``verbose=0``) and, in a dry run, ``DryRunStop``
@@ -18,6 +19,20 @@ from tqdm.auto import tqdm
 
 from helpers import projection
 from helpers.backup import Resume
+
+
+class OptimizerBuilt(keras.callbacks.Callback):
+    """Builds the model's optimizer (its slot variables) when the fit begins, before Keras
+    traces the training step. On TensorFlow without a distribution strategy Keras otherwise
+    makes them inside that first trace, and TensorFlow traces a function that creates variables
+    a second time: for 06's EfficientNetB0 about a quarter of its first epoch on a CPU
+    (benchmarks/first_epoch.py). JAX, and TensorFlow under a strategy, build it before tracing
+    already; an optimizer already built is left alone."""
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
 
 
 class DryRunStop(keras.callbacks.Callback):
@@ -67,5 +82,6 @@ class EpochBar(keras.callbacks.Callback):
 def for_fit(name: str, backup: Path, clock: projection.Clock,
             dry_run: bool) -> list[keras.callbacks.Callback]:
     """The callbacks of the planned fit ``name``, backed up in ``backup``."""
-    found = [Resume(str(backup)), projection.Projection(clock, name), EpochBar(name)]
+    found = [OptimizerBuilt(), Resume(str(backup)), projection.Projection(clock, name),
+             EpochBar(name)]
     return [*found, DryRunStop()] if dry_run else found

@@ -82,8 +82,9 @@ def test_a_fit_the_plan_does_not_name_is_refused(lab_env, monkeypatch) -> None:
     monkeypatch.setenv("LAB_HOME", str(lab_env))
     facts = lesson.named("01_mnist_cnn")
     cfg = config.setup(facts, params=facts.params, datasets=["mnist"])
-    assert [type(c).__name__ for c in cfg.callbacks("cnn")] == ["Resume", "Projection", "EpochBar"]
+    assert [type(c).__name__ for c in cfg.callbacks("cnn")] == [
+        "OptimizerBuilt", "Resume", "Projection", "EpochBar"]
     with pytest.raises(KeyError, match="fit 'cnn2' is not in 01_mnist_cnn's plan"):
         cfg.callbacks("cnn2")
     bare = config.setup("01_mnist_cnn", datasets=["mnist"])  # a name alone: no plan to check
-    assert len(bare.callbacks("anything")) == 3
+    assert len(bare.callbacks("anything")) == 4
