@@ -29,6 +29,8 @@ class OptimizerBuilt(keras.callbacks.Callback):
     (benchmarks/first_epoch.py). JAX, and TensorFlow under a strategy, build it before tracing
     already; an optimizer already built is left alone."""
 
+    async_safe = True  # it has no batch hook
+
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
