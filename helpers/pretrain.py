@@ -38,6 +38,7 @@ from typing import Any
 import keras
 from tqdm.auto import tqdm
 
+from helpers.callbacks import OptimizerBuilt
 from helpers.runtime import (
     accelerator,
     cache_dir,
@@ -249,7 +250,7 @@ def train(base: keras.Model, x: Any, y: Any, n_classes: int, steps: int, batch: 
     for images, labels, columns, n in phases:
         budget = StepBudget(n, desc and f"{desc} at {images.shape[1]} px", on_step)
         history = model.fit(images, {"classes": labels, **(columns or {})}, batch_size=batch,
-                            epochs=n, callbacks=[budget], verbose=0)
+                            epochs=n, callbacks=[OptimizerBuilt(), budget], verbose=0)
         key = next(k for k in history.history if k.endswith("accuracy"))
         trained, epochs = trained + budget.steps, epochs + len(history.history[key])
     for layer in norms:
