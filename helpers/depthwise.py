@@ -49,9 +49,12 @@ def depthwise_by_shifts(inputs, kernel, strides=1, padding="valid", dilation_rat
 _XLA_DEPTHWISE: Callable | None = None
 # Per image, the multiply-adds of XLA's expanded depthwise convolution above which the shifted
 # form is used. Below it XLA's own convolution is cheap enough and compiles faster: the shifted
-# form costs compile time for every tap, which dominates a short quick-mode fit on small maps
-# (EfficientNetB0 at 32x32); MobileNet's 16x16x256 to 4x4x1024 layers at 128 px are above it.
-SHIFTS_ABOVE = 1e8
+# form costs compile time for every tap, which dominates a short quick-mode fit on the smallest
+# maps (EfficientNetB0's first layers at 32x32). Chosen with benchmarks/depthwise_threshold.py
+# on 2 cores: against 1e8, 2e7 trains 05's quick MobileNetV2 (96 px) clearly faster (1e8 left
+# most of its layers to XLA's slow convolution) and 06's quick EfficientNetB0 (32 px) about as
+# fast, within the benchmark's run-to-run spread.
+SHIFTS_ABOVE = 2e7
 
 
 def _xla_cost(input_shape, kernel_shape, strides) -> float:

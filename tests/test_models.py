@@ -120,9 +120,10 @@ def test_fast_depthwise_only_on_jax_cpu_and_keras_layers_agree(monkeypatch):
 
 
 def test_xla_cost_counts_the_expanded_convolution():
-    # MobileNet at 128 px: block 7 (8x8x512, 3x3) is above the threshold, block 1 below
+    # MobileNet at 128 px: block 7 (8x8x512, 3x3) is above the threshold; EfficientNetB0 at
+    # 32 px: its first depthwise layer (16x16x32, 3x3) below
     assert depthwise._xla_cost((None, 8, 8, 512), (3, 3, 512, 1), 1) > depthwise.SHIFTS_ABOVE
-    assert depthwise._xla_cost((None, 64, 64, 32), (3, 3, 32, 1), 1) < depthwise.SHIFTS_ABOVE
+    assert depthwise._xla_cost((None, 16, 16, 32), (3, 3, 32, 1), 1) < depthwise.SHIFTS_ABOVE
     assert depthwise._xla_cost((None, 10, 10, 4), (3, 3, 4, 2), 2) == 9 * 4 * 4 * 2 * 25
 
 
