@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 
 MODELS = ("mobilenetv2", "efficientnetb0")
@@ -28,7 +27,7 @@ def epochs_of(model_name: str, threshold: float, epochs: int) -> list[float]:
     import keras
     import numpy as np
 
-    from helpers import depthwise
+    from helpers import callbacks, depthwise
 
     if keras.backend.backend() != "jax":
         raise SystemExit("depthwise_threshold: run it on JAX (KERAS_BACKEND=jax)")
@@ -60,17 +59,9 @@ def epochs_of(model_name: str, threshold: float, epochs: int) -> list[float]:
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         fit = {"batch_size": 32, "validation_data": (x[:300], y[:300])}
 
-    class Clock(keras.callbacks.Callback):
-        seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.began = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.began)
-
-    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[Clock()], **fit)
-    return Clock.seconds
+    clock = callbacks.EpochSeconds()
+    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[clock], **fit)
+    return clock.seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:

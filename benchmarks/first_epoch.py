@@ -46,19 +46,11 @@ def one_fit(variant: str, images: int, epochs: int) -> dict:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     built = time.perf_counter() - start
 
-    class Clock(keras.callbacks.Callback):
-        seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.began = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.began)
-
+    clock = callbacks.EpochSeconds()
     found = [callbacks.OptimizerBuilt()] if variant == "with" else []
     history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0,
-                        validation_data=(x[:300], y[:300]), callbacks=[*found, Clock()])
-    return {"build": built, "epochs": Clock.seconds, "loss": history.history["loss"]}
+                        validation_data=(x[:300], y[:300]), callbacks=[*found, clock])
+    return {"build": built, "epochs": clock.seconds, "loss": history.history["loss"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

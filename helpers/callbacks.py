@@ -10,6 +10,7 @@ progress bar over the epochs of a fit run with ``verbose=0``) and, in a dry run,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,22 @@ class OptimizerBuilt(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """The wall-clock seconds of each epoch of a fit, in ``seconds`` (the benchmarks' clock: the
+    first epoch holds the tracing or compiling, the later ones the steady cost)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._began = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._began = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._began)
 
 
 class DryRunStop(keras.callbacks.Callback):

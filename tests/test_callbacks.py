@@ -76,3 +76,12 @@ def test_an_optimizer_already_built_is_left_alone():
     slots = list(model.optimizer.variables)
     model.fit(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0, callbacks=[callbacks.OptimizerBuilt()])
     assert [v.path for v in model.optimizer.variables] == [v.path for v in slots]
+
+
+def test_epoch_seconds_keeps_one_duration_per_epoch():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    clock = callbacks.EpochSeconds()
+    model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=3, batch_size=4, verbose=0,
+              callbacks=[clock])
+    assert len(clock.seconds) == 3 and all(0 < s < 60 for s in clock.seconds)
