@@ -26,9 +26,9 @@ class OptimizerBuilt(keras.callbacks.Callback):
     """Builds the model's optimizer (its slot variables) when the fit begins, before Keras
     traces the training step. On TensorFlow without a distribution strategy Keras otherwise
     makes them inside that first trace, and TensorFlow traces a function that creates variables
-    a second time: for 06's EfficientNetB0 about a quarter of its first epoch on a CPU
-    (benchmarks/first_epoch.py). JAX, and TensorFlow under a strategy, build it before tracing
-    already; an optimizer already built is left alone."""
+    a second time, a large part of the first epoch of 06's EfficientNetB0 on a CPU
+    (benchmarks/first_epoch.py measures it). JAX, and TensorFlow under a strategy, build it
+    before tracing already; an optimizer already built is left alone."""
 
     async_safe = True  # it has no batch hook
 
