@@ -22,6 +22,7 @@ import pandas as pd
 from helpers import (
     budget,
     callbacks,
+    compile_cache,
     depthwise,
     distribute,
     projection,
@@ -301,7 +302,8 @@ def setup(
     dry run, ``LAB_DRYRUN=1``, takes the stand-ins and random weights, and says so).
 
     Also sets the Keras dtype policy (``precision_policy``: mixed precision on a GPU/TPU), on
-    JAX on a CPU the faster depthwise convolution (``helpers.depthwise``),
+    JAX on a CPU the faster depthwise convolution (``helpers.depthwise``), on JAX the persistent
+    compilation cache (``helpers.compile_cache``),
     prints the plan of the notebook's fits (``helpers.budget``) and, in full and paper mode,
     times a few steps of each distinct fit on this device (``helpers.projection.probe``): a
     run whose measured time cannot finish within the budget stops here, before the long work,
@@ -325,6 +327,9 @@ def setup(
         notes.append(f"{split.name}: an epoch's last batch that {split.replicas} devices do "
                      "not divide runs whole on every device, so every image counts once")
     keras.mixed_precision.set_global_policy(policy)
+    if cache := compile_cache.use_jax_cache():
+        notes.append(f"JAX: compiled steps saved in {cache} and reused by a model compiled "
+                     "again with the same layers and shapes (helpers.compile_cache)")
     if depthwise.fast_depthwise_on_cpu():
         notes.append("JAX on a CPU: large depthwise convolutions computed as shifted "
                      "multiply-adds (helpers.depthwise): the same result, computed faster")

@@ -5,12 +5,15 @@ Maps are computed for a chosen class (here: ``defect``) from a model whose last 
 ``last conv -> GlobalAveragePooling2D -> Dense softmax`` (``helpers.models``). All three agree
 with tf-keras-vis 0.8.7 (``tests/test_explain.py`` states the tolerances), and they run on
 both Keras backends: the one step Keras 3 does not abstract, a gradient, is ``gradient``, with a
-TensorFlow and a JAX version that the tests check against each other.
+TensorFlow and a JAX version that the tests check against each other, and ``class_gradient``,
+the same gradient of a model's class score compiled once per model (SmoothGrad's many passes).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -53,6 +56,54 @@ def gradient(score: Callable, x: np.ndarray) -> np.ndarray:
         tape.watch(inputs)
         total = tf.reduce_sum(score(inputs))
     return tape.gradient(total, inputs).numpy()
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Per model, its compiled ``class_gradient`` step for each class (``_compile``)."""
+
+
+def _compile(model: keras.Model, class_index: int) -> Callable[[np.ndarray], Any]:
+    """``gradient`` of ``model(x)[:, class_index]`` as one compiled step (``jax.jit`` over
+    ``model.stateless_call``, or a ``tf.function``) that reads the model's weights at each call.
+    It holds the model weakly, so that ``_COMPILED`` lets go of both with the model."""
+    held = weakref.ref(model)
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def score(trainable: list, non_trainable: list, x: Any) -> Any:
+            out, _ = held().stateless_call(trainable, non_trainable, x, training=False)
+            return jnp.sum(out[:, class_index])
+
+        step = jax.jit(jax.grad(score, argnums=2))
+
+        def run(x: np.ndarray) -> Any:
+            m = held()
+            return step([v.value for v in m.trainable_variables],
+                        [v.value for v in m.non_trainable_variables], x)
+
+        return run
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(x: Any) -> Any:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(held()(x, training=False)[:, class_index])
+        return tape.gradient(total, x)
+
+    return step
+
+
+def class_gradient(model: keras.Model, x: np.ndarray, class_index: int) -> np.ndarray:
+    """``gradient`` of the class score ``model(x)[:, class_index]``, compiled once per model,
+    class and batch shape: SmoothGrad's many noisy batches run one compiled step instead of
+    each operation one by one. Same values as ``gradient`` (tests/test_explain.py), with the
+    model's weights as they are at each call."""
+    steps = _COMPILED.setdefault(model, {})
+    if class_index not in steps:
+        steps[class_index] = _compile(model, class_index)
+    return keras.ops.convert_to_numpy(steps[class_index](np.asarray(x, dtype=np.float32)))
 
 
 def _split_at(model: keras.Model, conv_layer: str) -> tuple[keras.Model, keras.Model]:
@@ -106,8 +157,7 @@ def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
         for part in _chunks(x):
             noisy = np.stack([image + rng.normal(0.0, scale, image.shape).astype(np.float32)
                               for image, scale in zip(x[part], spread[part], strict=True)])
-            total[part] += np.abs(
-                gradient(lambda v: model(v, training=False)[:, class_index], noisy))
+            total[part] += np.abs(class_gradient(model, noisy, class_index))
     return (total / samples).max(axis=-1)
 
 

@@ -186,3 +186,38 @@ def test_the_maps_do_not_depend_on_how_the_images_are_chunked(model_and_images, 
                                    atol=1e-6)
     np.testing.assert_allclose(explain.smoothgrad(model, images, 0, samples=2, seed=3),
                                whole["smoothgrad"], rtol=1e-4, atol=1e-6)
+
+
+def test_class_gradient_is_gradient_compiled_once_with_the_current_weights(model_and_images):
+    model, images = model_and_images
+    clone = keras.models.clone_model(model)  # its own compiled step, its own weights
+    clone.set_weights(model.get_weights())
+
+    def eager(m, x):
+        return explain.gradient(lambda v: m(v, training=False)[:, 1], x)
+
+    compiled = explain.class_gradient(clone, images, 1)
+    np.testing.assert_allclose(compiled, eager(clone, images), rtol=1e-4, atol=1e-7)
+    step = explain._COMPILED[clone][1]
+    assert explain.class_gradient(clone, images[:2], 0).shape == images[:2].shape
+    assert set(explain._COMPILED[clone]) == {0, 1}  # one step per class
+
+    clone.layers[-1].kernel.assign(2 * clone.layers[-1].kernel)  # the weights change: the
+    np.testing.assert_allclose(explain.class_gradient(clone, images, 1),  # step reads them anew
+                               eager(clone, images), rtol=1e-4, atol=1e-7)
+    assert explain._COMPILED[clone][1] is step
+    assert not np.allclose(explain.class_gradient(clone, images, 1), compiled)
+
+
+def test_class_gradient_lets_go_of_a_deleted_model(model_and_images):
+    import gc
+    import weakref
+
+    _, images = model_and_images
+    model = keras.models.clone_model(model_and_images[0])
+    explain.class_gradient(model, images, 0)
+    assert model in explain._COMPILED
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None, "the compiled step keeps a deleted model (and its weights) alive"
