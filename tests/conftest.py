@@ -17,7 +17,8 @@ import pytest
 from helpers.datasets.download import Remote
 
 BACKEND_AGNOSTIC = {
-    "test_benchmark_course_time", "test_cli", "test_course_run", "test_datasets",
+    "test_benchmark_course_time", "test_cli", "test_concurrent_builds", "test_course_run",
+    "test_datasets",
     "test_datasets_caltech", "test_datasets_cats_vs_dogs", "test_datasets_cifar",
     "test_datasets_faults", "test_datasets_flowers", "test_datasets_motor", "test_download",
     "test_evaluation", "test_exercises", "test_folder", "test_folder_faults", "test_grading",

@@ -48,7 +48,7 @@ from helpers.datasets.folder import (
     skipped_text,
 )
 from helpers.datasets.manifest import MANIFEST, Manifest
-from helpers.datasets.unpack import build_then_rename
+from helpers.datasets.unpack import build_then_rename, one_at_a_time
 from helpers.runtime import cache_dir, downloads_dir, ensure_writable
 
 __all__ = [
@@ -242,9 +242,14 @@ def _tmp(folder: Path) -> Path:
 
 def _build(folder: Path, build: Callable[[Path], Manifest]) -> Path:
     """Build into a temporary sibling, then rename (``unpack.build_then_rename``); the
-    manifest, written last, marks the build complete, so an interrupted one is redone."""
+    manifest, written last, marks the build complete, so an interrupted one is redone. One
+    process at a time (``unpack.one_at_a_time``): one that waited for another (parallel notebook
+    runs, two notebooks open at once) finds the folder built and uses it."""
     ensure_writable(folder.parent)
-    return build_then_rename(folder, lambda tmp: build(tmp).write(tmp))
+    with one_at_a_time(folder):
+        if _complete(folder):
+            return folder
+        return build_then_rename(folder, lambda tmp: build(tmp).write(tmp))
 
 
 def _kind(dataset: Dataset, real: bool) -> str:

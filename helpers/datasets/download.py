@@ -274,7 +274,9 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
     Bytes arrive in ``dest.part``; an interrupted transfer is resumed with an HTTP Range request,
     on the next attempt or the next run. A ``.part`` that fails verification is deleted and the
     next mirror tried; a ``dest`` that fails is moved aside to ``dest.bad``, saying so. Raises
-    ``DataUnavailable`` when no mirror delivers a good copy.
+    ``DataUnavailable`` when no mirror delivers a good copy. One process at a time fetches
+    ``dest`` (``unpack.one_at_a_time``: parallel notebook runs, two notebooks open at once); one
+    that waited uses the copy the other fetched.
     """
     local = ""
     reason = ""
@@ -291,25 +293,30 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
         urls = candidate_urls(remote)
         raise unavailable(remote, dest, dict.fromkeys(urls, why), reason or "offline", local)
     ensure_writable(dest.parent)
-    part = dest.with_name(dest.name + ".part")
-    reasons = {}
-    for url in candidate_urls(remote):
-        try:
-            _fetch_with_resume(url, part, timeout, progress)
-        except (urllib.error.URLError, HTTPException, OSError, ValueError) as err:
-            reasons[url] = _reason(err)
-            continue
-        problem = check_file(part, remote)
-        if problem is not None:
-            part.unlink()
-            reasons[url] = str(problem)
-            reason = reason or f"download unusable: {problem.short}"
-            continue
-        part.replace(dest)
-        if local:
-            print(f"{local}; a fresh copy was downloaded from {url}", file=sys.stderr)
-        return dest
-    raise unavailable(remote, dest, reasons, reason or "download failed", local)
+    from helpers.datasets.unpack import one_at_a_time  # here: unpack imports this module
+
+    with one_at_a_time(dest):
+        if dest.exists() and check_file(dest, remote) is None:
+            return dest  # downloaded by another process while this one waited
+        part = dest.with_name(dest.name + ".part")
+        reasons = {}
+        for url in candidate_urls(remote):
+            try:
+                _fetch_with_resume(url, part, timeout, progress)
+            except (urllib.error.URLError, HTTPException, OSError, ValueError) as err:
+                reasons[url] = _reason(err)
+                continue
+            problem = check_file(part, remote)
+            if problem is not None:
+                part.unlink()
+                reasons[url] = str(problem)
+                reason = reason or f"download unusable: {problem.short}"
+                continue
+            part.replace(dest)
+            if local:
+                print(f"{local}; a fresh copy was downloaded from {url}", file=sys.stderr)
+            return dest
+        raise unavailable(remote, dest, reasons, reason or "download failed", local)
 
 
 def _fetch_with_resume(url: str, part: Path, timeout: float, progress: bool) -> None:

@@ -1,17 +1,54 @@
 """Building a folder in one step, and unpacking an archive into one (docs/architecture.md,
 "Data and weights"): a temporary sibling, removed again if anything fails, renamed into place
-at the end, so an interrupted build or unpack never leaves a half folder under its name.
+at the end, so an interrupted build or unpack never leaves a half folder under its name; and
+``one_at_a_time``, so two processes never build or download the same thing at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from helpers.datasets.download import DataUnavailable
+
+try:
+    import fcntl
+except ImportError:  # native Windows has no flock: builds and downloads there are not guarded
+    fcntl = None
+
+
+@contextlib.contextmanager
+def one_at_a_time(dest: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<dest name>.lock`` beside ``dest`` for the ``with`` block,
+    waiting while another process holds it: two kernels (a parallel ``make run``, two notebooks
+    open at once) preparing the same dataset or downloading the same file take turns instead of
+    sharing one ``.tmp`` folder or ``.part`` file. An ``flock``: the system releases it when its
+    process ends, however it ends. The lock file is removed at the block's end (the cache keeps
+    only data); one left by a process that died is harmless, and taken over by the next.
+    ``dest``'s folder must exist. Without ``fcntl`` (native Windows) nothing is locked."""
+    if fcntl is None:
+        yield
+        return
+    lock = dest.with_name(dest.name + ".lock")
+    while True:
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the holder removed this file while this process waited: lock anew
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)  # closing releases the lock
 
 
 def build_then_rename(dest: Path, fill: Callable[[Path], object]) -> Path:

@@ -1,0 +1,122 @@
+"""Two processes preparing the same dataset or downloading the same file at once (a parallel
+``make run``, two notebooks open at once) take turns (``unpack.one_at_a_time``): both get a good
+copy, built or fetched once. The processes are real (spawned, like a second kernel), kept for
+the module (each imports Keras once), and start each task together at a barrier; a slow build
+or transfer (``STALL``) makes sure the two overlap."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing.pool import Pool
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from helpers import datasets, runtime
+from helpers.datasets import Dataset, Manifest, Remote
+from helpers.datasets.download import download
+
+STALL = 0.5  # seconds a build or a transfer takes here
+WAIT = 120  # seconds at most for both workers to start (each imports Keras) and finish
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+SHA = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()
+
+_together: Barrier  # set in each worker by ``_share``
+
+
+def _share(barrier: Barrier) -> None:
+    global _together
+    _together = barrier
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[Pool]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2, initializer=_share, initargs=(context.Barrier(2),)) as pool:
+        yield pool
+
+
+def _at_once(pool: Pool, task: Callable[..., Any], *args: object) -> list[Any]:
+    """``task(*args)`` in both workers, started together (each task waits at the barrier for
+    the other, so the two run in different workers); their results."""
+    pending = [pool.apply_async(task, args) for _ in range(2)]
+    return [result.get(WAIT) for result in pending]
+
+
+# --- in the workers ---------------------------------------------------------------------------
+
+def _build_slowly(log: Path, out: Path, seed: int) -> Manifest:
+    """A stand-in that takes ``STALL`` seconds and notes each build in ``log``."""
+    with log.open("a") as notes:
+        notes.write(f"built by {os.getpid()}\n")
+    time.sleep(STALL)
+    (out / "data.txt").write_text("the stand-in")
+    return Manifest(["a"], {"train": {"a": 1}})
+
+
+def _no_real_data(files: list[Path], out: Path) -> Manifest:
+    raise AssertionError("the test prepares the stand-in only")
+
+
+def _prepare(cache: str, log: str) -> str:
+    os.environ["LAB_CACHE"] = cache
+    datasets.register(Dataset("slow", "a slow stand-in", "", (), _no_real_data,
+                              functools.partial(_build_slowly, Path(log))))
+    _together.wait(WAIT)
+    return str(datasets.prepare("slow", "quick", standin=True).root)
+
+
+def _download(url: str, dest: str) -> str:
+    os.environ["LAB_OFFLINE"] = "0"
+    module = importlib.import_module("helpers.datasets.download")
+    fetch = module._fetch
+
+    def slow_network(*args: object) -> None:
+        time.sleep(STALL)
+        fetch(*args)
+
+    with mock.patch.object(module, "_fetch", slow_network):
+        _together.wait(WAIT)
+        return str(download(Remote("blob.bin", (url,), SHA), Path(dest), progress=False))
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+def test_two_processes_preparing_one_dataset_build_it_once(two_workers, tmp_path) -> None:
+    log = tmp_path / "builds.log"
+    roots = _at_once(two_workers, _prepare, str(tmp_path / "cache"), str(log))
+    folder = tmp_path / "cache" / "slow" / "standin"
+    assert roots == [str(folder)] * 2
+    assert len(log.read_text().splitlines()) == 1, log.read_text()
+    assert (folder / "data.txt").read_text() == "the stand-in"
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["standin"]  # no .tmp, no .lock
+
+
+def test_two_processes_downloading_one_file_fetch_it_once(two_workers, file_server,
+                                                         tmp_path) -> None:
+    (file_server.root / "blob.bin").write_bytes(PAYLOAD)
+    dest = tmp_path / "downloads" / "blob.bin"
+    assert _at_once(two_workers, _download, file_server.url("blob.bin"), str(dest)) == [
+        str(dest)] * 2
+    assert dest.read_bytes() == PAYLOAD
+    assert file_server.requests == [("blob.bin", None)]  # one whole transfer, none resumed
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["blob.bin"]  # no .part, no .lock
+
+
+def test_a_good_file_in_a_read_only_folder_is_served_without_a_lock(tmp_path, monkeypatch):
+    dest = tmp_path / "classroom" / "blob.bin"
+    dest.parent.mkdir()
+    dest.write_bytes(PAYLOAD)
+    monkeypatch.setattr(runtime, "writable", lambda folder: False)  # read-only, for root too
+    monkeypatch.setenv("LAB_OFFLINE", "1")  # taking the lock would raise NotWritable first
+    assert download(Remote("blob.bin", ("http://127.0.0.1:9/blob.bin",), SHA), dest) == dest
+    assert [p.name for p in dest.parent.iterdir()] == ["blob.bin"]
