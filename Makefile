@@ -1,5 +1,6 @@
 # The course's commands. Each creates its virtual environment on first use.
-#   make run    execute every notebook in quick mode into build/ and print the summary
+#   make run    execute every notebook in quick mode into build/ (two at a time on a CPU with
+#               2 cores or more) and print the summary
 #   make test   on TensorFlow (.venv): unit tests + every notebook under nbval in quick mode;
 #               on JAX in an environment without TensorFlow (.venv-jax): the unit tests that
 #               compute with Keras + every notebook's rehearsal (the dry run, LAB_DRYRUN: full

@@ -6,7 +6,8 @@ so nothing resumes from an earlier run and nothing is recorded; the data cache i
 one (on a first run, building the stand-ins into it adds to the times). The backend is the one
 ``import helpers`` picks (``LAB_BACKEND`` to choose).
 
-    python benchmarks/course_time.py            # every notebook
+    python benchmarks/course_time.py            # every notebook, one at a time
+    python benchmarks/course_time.py --jobs 2   # two at a time, as `make run` on 2 cores
     KERAS_BACKEND=jax .venv-jax/bin/python benchmarks/course_time.py 06 07
 """
 
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import helpers  # noqa: F401  (picks the backend before anything else loads Keras)
@@ -26,24 +29,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 06 (default: all)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per notebook")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks at once, as `make run` "
+                        "runs them (default 1: each notebook's own time, undisturbed)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs wants 1 or more")
     paths = course_run.notebook_paths(args.notebooks)
     version = runtime.versions()
     name = runtime.backend()
     print(f"quick course on {name} {version[name]} (Keras {version['keras']}), "
           f"{os.cpu_count()} CPU cores", flush=True)
-    failed, total = 0, 0.0
+    failed, total, start = 0, 0.0, time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-time-") as scratch:
         os.environ.update(LAB_MODE="quick", LAB_BUILD=str(Path(scratch) / "build"),
                           LAB_RESULTS=str(Path(scratch) / "results"))
-        for path in paths:
-            outcome = course_run.execute(path, Path(scratch) / "executed", timeout=args.timeout)
-            total += outcome.seconds
-            failed += not outcome.ok
-            state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
-            print(f"{path.stem:<36} {outcome.seconds:7.0f} s  {state}", flush=True)
+
+        def one(path: Path) -> course_run.RunOutcome:
+            return course_run.execute(path, Path(scratch) / "executed", timeout=args.timeout)
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for path, outcome in zip(paths, pool.map(one, paths), strict=True):
+                total += outcome.seconds
+                failed += not outcome.ok
+                state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+                print(f"{path.stem:<36} {outcome.seconds:7.0f} s  {state}", flush=True)
     print(f"{'total':<36} {total:7.0f} s  ({len(paths)} notebooks on {name}"
           f"{f', {failed} failed' if failed else ''})")
+    if args.jobs > 1:
+        print(f"{'wall':<36} {time.monotonic() - start:7.0f} s  ({args.jobs} at a time)")
     return 1 if failed else 0
 
 

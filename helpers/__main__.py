@@ -58,7 +58,7 @@ def _bad_jobs(jobs: str, what: str) -> bool:
 
 def _pretrain(names: Sequence[str], jobs: str | None, where_needed: bool = False) -> int:
     """Course-pretrained weights of the named backbones (default: every recipe), trained where
-    they are not cached yet, ``jobs`` at once (default: ``pretrain.default_jobs()``);
+    they are not cached yet, ``jobs`` at once (default: ``runtime.side_by_side()``);
     ``where_needed``: only those whose ImageNet weights cannot be had (quick mode would train
     them on first use, one at a time)."""
     wanted = list(dict.fromkeys(names)) or list(pretrain.RECIPES)
@@ -87,7 +87,7 @@ def _pretrain(names: Sequence[str], jobs: str | None, where_needed: bool = False
     if not missing:
         return 0
     runtime.device_platforms()  # the first device query, without TensorFlow's notices
-    at_once = min(int(jobs or pretrain.default_jobs()), len(missing))
+    at_once = min(int(jobs or runtime.side_by_side()), len(missing))
     start, done = time.monotonic(), []
 
     def built(made: pretrain.Pretrained) -> None:
@@ -221,6 +221,8 @@ def _command(argv: Sequence[str] | None) -> int:
                      "downloaded now), as quick mode would (make run does this first)")
     run = sub.add_parser("run", help="execute notebooks headless into build/ and print a summary")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 01 (default: all)")
+    run.add_argument("--jobs", metavar="N", help="notebooks run at once, each in its own kernel "
+                     "(default: 2 on a CPU with 2 cores or more, else 1)")
     sub.add_parser("report", help="measured results beside the documents' numbers (markdown)")
     student = sub.add_parser(
         "student", help="write student versions (solutions and grading tests removed)")
@@ -252,7 +254,10 @@ def _command(argv: Sequence[str] | None) -> int:
     if args.command == "pretrain":
         return _pretrain(args.names, args.jobs, args.where_needed)
     if args.command == "run":
-        return 1 if course_run.run(args.notebooks) else 0
+        if args.jobs is not None and _bad_jobs(args.jobs, "notebooks"):
+            return 2
+        jobs = int(args.jobs) if args.jobs else runtime.side_by_side()
+        return 1 if course_run.run(args.notebooks, jobs) else 0
     if args.command == "student":
         return _student(args.notebooks, args.out)
     if args.command == "grade":

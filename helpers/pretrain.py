@@ -40,7 +40,6 @@ from tqdm.auto import tqdm
 
 from helpers.callbacks import OptimizerBuilt
 from helpers.runtime import (
-    accelerator,
     cache_dir,
     device_platforms,
     ensure_writable,
@@ -358,18 +357,6 @@ def build(name: str, progress: bool = True, on_step: Callable[[], None] | None =
 def ensure(name: str, progress: bool = True) -> Pretrained:
     """The cached weights of ``name``, trained first when they are not cached yet."""
     return cached(name) or build(name, progress)
-
-
-def default_jobs() -> int:
-    """How many builds ``build_many`` runs at once by default: two where the backend trains on
-    the CPU (and it has two cores or more), else one. Measured on 2 cores (issue 21's closing
-    note): two processes took less time than one after the other, because one's
-    single-threaded work (drawing its source set, tracing its training step) overlaps the
-    other's arithmetic; four took more. On an accelerator the processes would share its
-    memory."""
-    if accelerator(device_platforms()) != "CPU":
-        return 1
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 def build_many(names: Sequence[str], jobs: int, built: Callable[[Pretrained], None]) -> None:

@@ -304,6 +304,18 @@ def accelerator(platforms: Sequence[str]) -> str:
     return next((name.upper() for name in ("tpu", "gpu") if name in found), "CPU")
 
 
+def side_by_side() -> int:
+    """How many processes train at once by default (pretraining's builds, ``make run``'s
+    notebooks): two where the backend trains on the CPU and it has two cores or more, else one.
+    Measured on 2 cores (issue 21's and issue 24's closing notes): two processes took less time
+    than one after the other, because one's single-threaded work (drawing data, tracing a
+    training step) overlaps the other's arithmetic; four took more. On an accelerator the
+    processes would share its memory."""
+    if accelerator(device_platforms()) != "CPU":
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def resolve_mode(accel: str | None = None) -> str:
     """The mode from ``LAB_MODE``, or the default for this runtime (module docstring)."""
     mode = settings.choice("LAB_MODE")

@@ -20,16 +20,20 @@ def _notebook(path: Path, source: str) -> None:
                                 "nbformat_minor": 5}))
 
 
-def test_prints_seconds_per_notebook_and_the_total(tmp_path: Path) -> None:
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     project = tmp_path / "project"
     (project / "notebooks").mkdir(parents=True)
     (project / "helpers").mkdir()
     _notebook(project / "notebooks" / "01_fine.ipynb", "print('ok')")
     _notebook(project / "notebooks" / "02_broken.ipynb", "raise ValueError('broken on purpose')")
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "course_time.py")],
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "course_time.py"), *args],
                           capture_output=True, text=True, timeout=300, cwd=ROOT,
                           env={**os.environ, "LAB_HOME": str(project),
                                "LAB_CACHE": str(tmp_path / "cache")})
+
+
+def test_prints_seconds_per_notebook_and_the_total(tmp_path: Path) -> None:
+    done = _run(tmp_path)
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 1, done.stderr[-2000:]
     assert re.match(r"quick course on (tensorflow|jax) \S+ \(Keras \S+\), \d+ CPU cores$",
@@ -38,3 +42,11 @@ def test_prints_seconds_per_notebook_and_the_total(tmp_path: Path) -> None:
     assert re.match(r"02_broken\s+\d+ s  FAILED: .*broken on purpose", lines[2]), lines[2]
     assert re.match(r"total\s+\d+ s  \(2 notebooks on (tensorflow|jax), 1 failed\)$",
                     lines[3]), lines[3]
+
+
+def test_two_at_a_time_also_prints_the_wall_time(tmp_path: Path) -> None:
+    done = _run(tmp_path, "--jobs", "2")
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert [line.split()[0] for line in lines[1:]] == ["01_fine", "02_broken", "total", "wall"]
+    assert re.match(r"wall\s+\d+ s  \(2 at a time\)$", lines[4]), lines[4]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from helpers import course_run, runtime
 
 
@@ -60,3 +62,34 @@ def test_outputs_a_student_should_not_see_are_listed() -> None:
     assert found[0] == "cell 3: x.py:3: UserWarning: shuffle=True was passed"
     assert found[1].startswith("cell 4: E0000 00:00 cuda_platform.cc:52]")
     assert len(found) == 2  # an error is the run's failure, said once, not noise here
+
+
+def test_notebooks_run_side_by_side_and_the_summary_keeps_their_order(tmp_path, monkeypatch,
+                                                                     capsys):
+    import threading
+
+    _course(tmp_path, monkeypatch)
+    for name in ("02_data_augmentation", "03_vgg16_horse_zebra"):
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    both_running = threading.Barrier(2, timeout=10)  # two kernels at once, or a timeout
+    running, most = set(), [0]
+
+    def execute(path, out_dir):
+        running.add(path.stem)
+        most[0] = max(most[0], len(running))
+        if path.stem != "03_vgg16_horse_zebra":
+            both_running.wait()  # 01 and 02 start together
+        running.discard(path.stem)
+        return course_run.RunOutcome(path.stem, path.stem != "02_data_augmentation", 1.0, "x")
+
+    monkeypatch.setattr(course_run, "execute", execute)
+    assert course_run.run(jobs=2) == 1  # one failed
+    assert most[0] == 2
+    out = capsys.readouterr().out
+    table = out.splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("notebook "))
+    rows = [line.split()[0] for line in table[header + 2:header + 5]]  # below the dashes
+    assert rows == ["01_mnist_cnn", "02_data_augmentation", "03_vgg16_horse_zebra"]
+    assert "3 notebooks in" in out and "2 at a time" in out
+    with pytest.raises(ValueError, match="jobs"):
+        course_run.run(jobs=0)

@@ -12,7 +12,7 @@ import multiprocessing
 import keras
 import pytest
 
-from helpers import pretrain
+from helpers import pretrain, runtime
 
 # VGG16 at 32 px: the backbone whose training step is the quickest to trace (no BatchNorm)
 TINY = pretrain.Recipe("VGG16", 32, steps=2, batch=4, per_class=1)
@@ -87,15 +87,16 @@ def test_one_build_at_once_trains_here_one_after_the_other(recipes, monkeypatch)
     assert order == made == ["MobileNet_224", "MobileNetV2_96"]
 
 
-def test_the_default_is_two_builds_at_once_on_a_cpu_with_two_cores_else_one(monkeypatch):
-    monkeypatch.setattr(pretrain, "device_platforms", lambda: ["cpu"])
-    monkeypatch.setattr(pretrain.os, "cpu_count", lambda: 2)
-    assert pretrain.default_jobs() == 2
-    monkeypatch.setattr(pretrain.os, "cpu_count", lambda: 1)
-    assert pretrain.default_jobs() == 1
-    monkeypatch.setattr(pretrain.os, "cpu_count", lambda: 16)
-    monkeypatch.setattr(pretrain, "device_platforms", lambda: ["gpu"])
-    assert pretrain.default_jobs() == 1
+def test_the_default_is_two_at_once_on_a_cpu_with_two_cores_else_one(monkeypatch):
+    """For pretraining's builds and make run's notebooks alike (runtime.side_by_side)."""
+    monkeypatch.setattr(runtime, "device_platforms", lambda: ["cpu"])
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    assert runtime.side_by_side() == 2
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 1)
+    assert runtime.side_by_side() == 1
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(runtime, "device_platforms", lambda: ["gpu"])
+    assert runtime.side_by_side() == 1
 
 
 @pytest.mark.parametrize("jobs", ["0", "two", "-1"])
