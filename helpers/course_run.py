@@ -157,8 +157,16 @@ def run(selected: Sequence[str] = (), jobs: int = 1) -> int:
         print("\n".join(lines), flush=True)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each thread waits on its kernel
+    pool = ThreadPoolExecutor(max_workers=jobs)  # each thread waits on its kernel
+    try:
         outcomes = list(pool.map(one, paths))
+    except KeyboardInterrupt:
+        # The kernels run in their own sessions, out of Ctrl-C's reach, and the threads would
+        # wait for them: end this process now; each kernel ends with it (it watches its
+        # parent), and its fits' backups keep the finished epochs for the next run.
+        print("\ninterrupted: the running notebooks stop with this process", flush=True)
+        os._exit(130)
+    pool.shutdown()
     print()
     print(summary(outcomes, mode))
     at_a_time = f", {jobs} at a time" if jobs > 1 else ""

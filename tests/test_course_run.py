@@ -93,3 +93,41 @@ def test_notebooks_run_side_by_side_and_the_summary_keeps_their_order(tmp_path, 
     assert "3 notebooks in" in out and "2 at a time" in out
     with pytest.raises(ValueError, match="jobs"):
         course_run.run(jobs=0)
+
+
+def test_ctrl_c_stops_a_parallel_run_at_once(tmp_path):
+    """The kernels are out of Ctrl-C's reach (their own sessions): the run must not wait for
+    them, nor hang at exit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time\n"
+        "from helpers import course_run\n"
+        "def execute(path, out_dir):\n"
+        "    time.sleep(600)\n"
+        "course_run.execute = execute\n"
+        "course_run.run(jobs=2)\n")
+    for name in ("01_a", "02_b"):
+        (tmp_path / "notebooks").mkdir(exist_ok=True)
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "helpers").mkdir()
+    env = {**os.environ, "LAB_HOME": str(tmp_path), "LAB_RESULTS": str(tmp_path / "results"),
+           "LAB_MODE": "quick"}
+    env.pop("LAB_BUILD", None)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = ""
+    for line in proc.stdout:  # both notebooks started
+        out += line
+        if out.count("running ") == 2:
+            break
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + rest
+    assert "interrupted" in rest
+    assert time.monotonic() - start < 30
