@@ -104,8 +104,9 @@ def test_ctrl_c_stops_a_parallel_run_at_once(tmp_path):
     import sys
     import time
 
-    script = (
-        "import time\n"
+    script = (  # Ctrl-C's handler as a terminal's Python has it (a background job ignores it)
+        "import signal, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from helpers import course_run\n"
         "def execute(path, out_dir):\n"
         "    time.sleep(600)\n"
@@ -127,7 +128,10 @@ def test_ctrl_c_stops_a_parallel_run_at_once(tmp_path):
             break
     start = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
+    try:
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, out + rest
     assert "interrupted" in rest
     assert time.monotonic() - start < 30
