@@ -184,7 +184,8 @@ def test_an_interrupt_reaches_the_inside_and_a_kill_leaves_nothing(course: Path)
     daemon = ["sleep", f"3001{os.getpid()}"]
     code = f"""
         import os, signal, sys, time
-        signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))
+        # os.write, not print: the signal may land while print("ready") still holds stdout's lock
+        signal.signal(signal.SIGINT, lambda *_: os.write(1, b"interrupted\\n"))
         if os.fork() == 0:  # a daemon: its own session, its parent gone
             os.setsid()
             if os.fork() == 0:
