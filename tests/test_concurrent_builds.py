@@ -120,3 +120,31 @@ def test_a_good_file_in_a_read_only_folder_is_served_without_a_lock(tmp_path, mo
     monkeypatch.setenv("LAB_OFFLINE", "1")  # taking the lock would raise NotWritable first
     assert download(Remote("blob.bin", ("http://127.0.0.1:9/blob.bin",), SHA), dest) == dest
     assert [p.name for p in dest.parent.iterdir()] == ["blob.bin"]
+
+
+def _download_over_a_bad_copy(url: str, dest: str) -> str:
+    """``_download``, with the check of a file slowed down, so that both processes find the
+    bad copy in place before either moves it aside."""
+    module = importlib.import_module("helpers.datasets.download")
+    check = module.check_file
+
+    def slow_check(*args: object) -> object:
+        time.sleep(STALL)
+        return check(*args)
+
+    with mock.patch.object(module, "check_file", slow_check):
+        return _download(url, dest)
+
+
+def test_two_processes_finding_one_bad_copy_replace_it_once(two_workers, file_server,
+                                                           tmp_path) -> None:
+    (file_server.root / "blob.bin").write_bytes(PAYLOAD)
+    dest = tmp_path / "downloads" / "blob.bin"
+    dest.parent.mkdir()
+    dest.write_bytes(PAYLOAD[:1000])  # an interrupted copy, placed by hand
+    assert _at_once(two_workers, _download_over_a_bad_copy, file_server.url("blob.bin"),
+                    str(dest)) == [str(dest)] * 2
+    assert dest.read_bytes() == PAYLOAD
+    assert file_server.requests == [("blob.bin", None)]
+    assert (dest.parent / "blob.bin.bad").read_bytes() == PAYLOAD[:1000]
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["blob.bin", "blob.bin.bad"]

@@ -278,17 +278,13 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
     ``dest`` (``unpack.one_at_a_time``: parallel notebook runs, two notebooks open at once); one
     that waited uses the copy the other fetched.
     """
-    local = ""
-    reason = ""
-    if dest.exists():
-        problem = check_file(dest, remote)
-        if problem is None:
-            return dest  # nothing written: a read-only classroom cache serves it
-        ensure_writable(dest.parent)
-        bad = move_aside(dest)
-        local = f"The copy at {dest} was unusable ({problem}) and was moved aside to {bad.name}"
-        reason = f"file in the cache unusable: {problem.short}"
+    if dest.exists() and check_file(dest, remote) is None:
+        return dest  # nothing written: a read-only classroom cache serves it
     if offline():
+        found = _set_aside_if_bad(dest, remote)
+        if found is None:
+            return dest  # placed there by another process meanwhile
+        local, reason = found
         why = "not tried: downloads are disabled, LAB_OFFLINE=1"
         urls = candidate_urls(remote)
         raise unavailable(remote, dest, dict.fromkeys(urls, why), reason or "offline", local)
@@ -296,8 +292,10 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
     from helpers.datasets.unpack import one_at_a_time  # here: unpack imports this module
 
     with one_at_a_time(dest):
-        if dest.exists() and check_file(dest, remote) is None:
-            return dest  # downloaded by another process while this one waited
+        found = _set_aside_if_bad(dest, remote)  # again: another process may have fetched it
+        if found is None:
+            return dest
+        local, reason = found
         part = dest.with_name(dest.name + ".part")
         reasons = {}
         for url in candidate_urls(remote):
@@ -317,6 +315,20 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
                 print(f"{local}; a fresh copy was downloaded from {url}", file=sys.stderr)
             return dest
         raise unavailable(remote, dest, reasons, reason or "download failed", local)
+
+
+def _set_aside_if_bad(dest: Path, remote: Remote) -> tuple[str, str] | None:
+    """None when ``dest`` is a good copy; else, for ``unavailable`` and the log, what was wrong
+    with the copy there, now moved aside (empty strings when there was none)."""
+    if not dest.exists():
+        return "", ""
+    problem = check_file(dest, remote)
+    if problem is None:
+        return None
+    ensure_writable(dest.parent)
+    bad = move_aside(dest)
+    return (f"The copy at {dest} was unusable ({problem}) and was moved aside to {bad.name}",
+            f"file in the cache unusable: {problem.short}")
 
 
 def _fetch_with_resume(url: str, part: Path, timeout: float, progress: bool) -> None:
