@@ -20,7 +20,8 @@ STAMP_JAX:= $(VENV_JAX)/.installed
 
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: run test test-tensorflow test-jax dryrun lab lint report clean
+.PHONY: run test test-tensorflow test-jax test-tensorflow-notebooks test-jax-dryrun \
+	test-tensorflow-units test-jax-units dryrun lab lint report clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,36 +53,60 @@ define pytest_run
 	exit $$status
 endef
 
-# The two halves run side by side (separate environments, build folders and data caches): much
-# of each is single-threaded (tracing, XLA compilation, Python), so on 2 cores together they
-# take less time than one after the other. Each half's output is printed whole when it ends.
+# make test runs four parts, two at a time (separate environments, build folders and data
+# caches): much of each is single-threaded (tracing, XLA compilation, Python), so on 2 cores two
+# together take less time than one after the other. make starts them in the order listed,
+# longest first, and gives a free slot to the next, so the two slots end close together (the
+# TensorFlow notebooks, which pretrain the backbones on first use, beside the JAX dry run; then
+# the TensorFlow unit tests and the JAX unit tests). Each part's output is printed whole when it
+# ends. `make test-tensorflow` and `make test-jax` run one backend's two parts.
+TEST_PARTS := test-tensorflow-notebooks test-jax-dryrun test-tensorflow-units test-jax-units
+
 test: $(STAMP) $(STAMP_JAX)
+	rm -rf $(JAX_TEST_CACHE)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_PARTS); \
 	status=$$?; \
-	echo "make test: both halves took $$(( $$(date +%s) - start )) s, exit status $$status"; \
+	echo "make test: the four parts took $$(( $$(date +%s) - start )) s, exit status $$status"; \
 	exit $$status
 
-test-tensorflow: $(STAMP)
+test-tensorflow: test-tensorflow-units test-tensorflow-notebooks
+test-jax: test-jax-units test-jax-dryrun
+
+test-tensorflow-units: $(STAMP)
+	rm -rf build/test-units
+	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test-units \
+		LAB_RESULTS=$(CURDIR)/build/test-units/results $(call pytest_run,$(PY),tests)
+
+test-tensorflow-notebooks: $(STAMP)
 	rm -rf build/test
 	LAB_MODE=quick LAB_BUILD=$(CURDIR)/build/test LAB_RESULTS=$(CURDIR)/build/test/results \
-		$(call pytest_run,$(PY),tests notebooks)
+		$(call pytest_run,$(PY),notebooks)
+
+# No prerequisite shared by two parts: make would then queue the parts out of their order.
+define no_tensorflow_in_jax
+	@$(PY_JAX) -c "import importlib.util, sys; \
+		sys.exit('TensorFlow is installed in $(VENV_JAX): the JAX run must not have it' \
+		if importlib.util.find_spec('tensorflow') else 0)"
+endef
 
 # The JAX half runs the unit tests that compute with Keras (not those marked backend_agnostic in
 # tests/conftest.py) and the rehearsal instead of the quick notebooks: every cell still runs on
 # JAX, the full-mode paths (sizes, grids, memory) are checked once, within CI's time, and so are
 # the branches taken with the real data and ImageNet weights (the quick notebooks on TensorFlow
 # take the stand-ins and random weights).
-test-jax: $(STAMP_JAX)
-	@$(PY_JAX) -c "import importlib.util, sys; \
-		sys.exit('TensorFlow is installed in $(VENV_JAX): the JAX run must not have it' \
-		if importlib.util.find_spec('tensorflow') else 0)"
-	rm -rf build/test-jax build/dryrun-jax build/rehearsal-jax
+test-jax-units: $(STAMP_JAX)
+	$(no_tensorflow_in_jax)
+	rm -rf build/test-jax
 	LAB_MODE=quick KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
 		JAX_COMPILATION_CACHE_DIR=$(JAX_TEST_CACHE) \
 		LAB_BUILD=$(CURDIR)/build/test-jax LAB_RESULTS=$(CURDIR)/build/test-jax/results \
 		LAB_CACHE=$(CURDIR)/build/test-jax/cache \
 		$(call pytest_run,$(PY_JAX),-m "not backend_agnostic" tests)
+
+test-jax-dryrun: $(STAMP_JAX)
+	$(no_tensorflow_in_jax)
+	rm -rf build/dryrun-jax build/rehearsal-jax
 	KERAS_BACKEND=jax LAB_BACKEND=jax $(PY_JAX) -m tests.rehearsal $(CURDIR)/build/rehearsal-jax
 	KERAS_BACKEND=jax LAB_BACKEND=jax XLA_FLAGS="$(JAX_TEST_XLA_FLAGS)" \
 		JAX_COMPILATION_CACHE_DIR=$(JAX_TEST_CACHE) \
@@ -97,7 +122,7 @@ JAX_TEST_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expe
 # JAX's persistent compilation cache, shared by the JAX half's unit tests and its rehearsal: a
 # model built again with the same shapes (a sweep's runs, 06's ensemble members) loads its
 # compiled steps instead of compiling them; what is traced is still traced.
-JAX_TEST_CACHE := $(CURDIR)/build/test-jax/jax-cache
+JAX_TEST_CACHE := $(CURDIR)/build/jax-cache
 define dry_run
 	LAB_DRYRUN=1 LAB_MODE=full LAB_OFFLINE=1 LAB_BUILD=$(CURDIR)/build/$(2) \
 		LAB_RESULTS=$(CURDIR)/build/$(2)/results $(call pytest_run,$(1),notebooks)

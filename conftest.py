@@ -3,7 +3,7 @@ tests' fixtures are in ``tests/conftest.py``).
 
 nbval waits at most 5 s (hard-coded, ``IPyNbCell.output_timeout``) for each message a notebook
 cell sends after it has finished, and fails the cell when one is later. Under load (``make test``
-runs its two halves side by side on 2 cores) a kernel that has just trained a backbone can be
+runs its parts two at a time on 2 cores) a kernel that has just trained a backbone can be
 that late in saying it is idle: a fresh clone's run failed 07's setup cell so, after 110 s of
 pretraining that had succeeded. A cell's own limit stays ``--nbval-cell-timeout``.
 """
