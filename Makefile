@@ -53,9 +53,10 @@ define pytest_run
 	exit $$status
 endef
 
-# make test runs four parts, two at a time (separate environments, build folders and data
-# caches): much of each is single-threaded (tracing, XLA compilation, Python), so on 2 cores two
-# together take less time than one after the other. make starts them in the order listed,
+# make test runs four parts, two at a time (separate environments and build folders; the two
+# TensorFlow parts share the data cache, whose builds and downloads take turns between
+# processes): much of each is single-threaded (tracing, XLA compilation, Python), so on 2 cores
+# two together take less time than one after the other. make starts them in the order listed,
 # longest first, and gives a free slot to the next, so the two slots end close together (the
 # TensorFlow notebooks, which pretrain the backbones on first use, beside the JAX dry run; then
 # the TensorFlow unit tests and the JAX unit tests). Each part's output is printed whole when it
