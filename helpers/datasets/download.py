@@ -278,16 +278,16 @@ def download(remote: Remote, dest: Path, timeout: float = 30.0, progress: bool =
     ``dest`` (``unpack.one_at_a_time``: parallel notebook runs, two notebooks open at once); one
     that waited uses the copy the other fetched.
     """
-    if dest.exists() and check_file(dest, remote) is None:
-        return dest  # nothing written: a read-only classroom cache serves it
     if offline():
         found = _set_aside_if_bad(dest, remote)
         if found is None:
-            return dest  # placed there by another process meanwhile
+            return dest  # nothing written: a read-only classroom cache serves it
         local, reason = found
         why = "not tried: downloads are disabled, LAB_OFFLINE=1"
         urls = candidate_urls(remote)
         raise unavailable(remote, dest, dict.fromkeys(urls, why), reason or "offline", local)
+    if dest.exists() and check_file(dest, remote) is None:
+        return dest  # as offline: no lock, nothing written
     ensure_writable(dest.parent)
     from helpers.datasets.unpack import one_at_a_time  # here: unpack imports this module
 
