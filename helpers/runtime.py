@@ -238,14 +238,25 @@ def _import_tensorflow_quietly() -> None:
 
 
 def mend_backend() -> None:
-    """Work around a fault of the JAX backend (Keras 3.13-3.15 with JAX 0.7 on the CPU): once a
-    compiled evaluation step has run (``evaluate``, or ``fit``'s validation), a later
-    ``evaluate`` after more training computes with partly stale weights, while ``predict`` is
-    right (tests/test_runtime.py shows it). The evaluation step is compiled without donating its
-    input buffers, which it does not need: it updates no weights. Nothing changes on TensorFlow.
+    """Work around two faults of the JAX backend (Keras 3.13-3.15 with JAX 0.7); nothing changes
+    on TensorFlow:
+
+    * ``_evaluate_undonated``: a later ``evaluate`` after more training must use the current
+      weights;
+    * ``_compile_image_augmentation``: a model holding Keras's geometric augmentation layers
+      must still be compiled.
     """
     if os.environ.get("KERAS_BACKEND") != "jax":
         return
+    _evaluate_undonated()
+    _compile_image_augmentation()
+
+
+def _evaluate_undonated() -> None:
+    """Once a compiled evaluation step has run (``evaluate``, or ``fit``'s validation), a later
+    ``evaluate`` after more training computes with partly stale weights, while ``predict`` is
+    right (tests/test_runtime.py shows it, on the CPU). The evaluation step is compiled without
+    donating its input buffers, which it does not need: it updates no weights."""
     from keras.src.backend.jax import trainer
 
     original = trainer.JAXTrainer.make_test_function
@@ -262,6 +273,37 @@ def mend_backend() -> None:
 
     make_test_function.undonated = True
     trainer.JAXTrainer.make_test_function = make_test_function
+
+
+# Keras marks these layers as not compilable (``supports_jit = False``) because on TensorFlow
+# they call ImageProjectiveTransformV3, which XLA lacks. On JAX they are jax.numpy code that
+# compiles and draws the same images compiled as uncompiled (tests/test_runtime.py). RandomCrop
+# stays out: it slices at drawn offsets, which jax.jit refuses.
+COMPILABLE_ON_JAX = ("RandomRotation", "RandomZoom", "RandomTranslation", "RandomShear",
+                     "RandomPerspective")
+
+
+def _compile_image_augmentation() -> None:
+    """Keras compiles no step of a model holding one layer that ``supports_jit`` not (with
+    ``jit_compile="auto"``, and it refuses ``True``). On JAX, uncompiled means every operation
+    of every step dispatched one at a time, on a CPU as on a TPU: 05's MobileNetV2, with
+    ``RandomRotation`` in front, trained and evaluated many times slower (issue 24's closing
+    note gives the measurements). Such a model is compiled when its only such layers are
+    ``COMPILABLE_ON_JAX``."""
+    from keras import layers
+    from keras.src.trainers import trainer
+
+    original = trainer.model_supports_jit
+    if getattr(original, "augmentation_compiled", False):
+        return
+    compilable = tuple(getattr(layers, name) for name in COMPILABLE_ON_JAX)
+
+    def model_supports_jit(model: Any) -> bool:
+        return original(model) or all(layer.supports_jit or isinstance(layer, compilable)
+                                      for layer in model._flatten_layers())
+
+    model_supports_jit.augmentation_compiled = True
+    trainer.model_supports_jit = model_supports_jit
 
 
 def _gpu_present() -> bool:

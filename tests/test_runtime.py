@@ -190,3 +190,83 @@ def test_evaluate_after_more_training_uses_the_current_weights_on_jax() -> None:
                          capture_output=True, text=True, timeout=300).stdout.split()
     predicted, evaluated = map(float, out)
     assert predicted > 0.6 and evaluated == pytest.approx(predicted, abs=1e-6)
+
+
+def _augmenting_model(*augmentation: object):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input((24, 24, 3)), *augmentation,
+                             layers.Conv2D(4, 3, activation="relu"),
+                             layers.GlobalAveragePooling2D(),
+                             layers.Dense(2, activation="softmax")])
+
+
+def _geometric_layers(seed: int) -> list:
+    """One of each ``COMPILABLE_ON_JAX`` layer, with a range wide enough to move every image."""
+    from keras import layers
+
+    kwargs = {"RandomRotation": (0.2,), "RandomZoom": (0.3,), "RandomTranslation": (0.2, 0.2),
+              "RandomShear": (0.3,), "RandomPerspective": (0.5,)}
+    assert sorted(kwargs) == sorted(runtime.COMPILABLE_ON_JAX)
+    return [getattr(layers, name)(*kwargs[name], seed=seed) for name in runtime.COMPILABLE_ON_JAX]
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND") != "jax", reason="a mend of the JAX backend")
+def test_a_model_with_geometric_augmentation_is_compiled_on_jax() -> None:
+    """Keras 3.13 left such a model uncompiled on JAX (every step's operations dispatched one by
+    one); RandomCrop, which jax.jit refuses, still leaves its model uncompiled."""
+    import keras
+    import numpy as np
+    from keras import layers
+
+    model = _augmenting_model(layers.RandomFlip("horizontal"), *_geometric_layers(0))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    assert model.jit_compile is True
+    x = np.random.default_rng(0).uniform(0, 255, (8, 24, 24, 3)).astype("float32")
+    history = model.fit(x, np.arange(8) % 2, batch_size=4, epochs=2, verbose=0,
+                        validation_data=(x, np.arange(8) % 2))
+    assert np.isfinite(history.history["val_loss"]).all()
+
+    cropping = _augmenting_model(layers.RandomRotation(0.2), layers.RandomCrop(20, 20))
+    with pytest.warns(UserWarning, match="jit_compile"):
+        cropping.compile("adam", "sparse_categorical_crossentropy", jit_compile=True)
+    assert cropping.jit_compile is False
+    keras.utils.clear_session()
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND") != "jax", reason="a mend of the JAX backend")
+@pytest.mark.parametrize("index", range(len(runtime.COMPILABLE_ON_JAX)),
+                         ids=list(runtime.COMPILABLE_ON_JAX))
+def test_compiled_augmentation_draws_the_images_uncompiled_draws(index: int) -> None:
+    """What the mend relies on: compiled on JAX, each layer draws the same transform from the same
+    seed state and resamples it alike (to float32 rounding on the 0-255 scale)."""
+    import jax
+    import numpy as np
+
+    layer = _geometric_layers(7)[index]
+    x = np.random.default_rng(1).uniform(0, 255, (4, 24, 24, 3)).astype("float32")
+    layer.build(x.shape)
+    state = [v.value for v in layer.non_trainable_variables]
+
+    def draw(state, x):
+        return layer.stateless_call([], state, x, training=True)
+
+    eager, eager_state = draw(state, x)
+    compiled, compiled_state = jax.jit(draw)(state, x)
+    assert not np.allclose(np.asarray(eager), x), "the layer moved no image"
+    np.testing.assert_allclose(np.asarray(compiled), np.asarray(eager), atol=1e-2)
+    for a, b, before in zip(compiled_state, eager_state, state, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert not np.array_equal(np.asarray(a), np.asarray(before)), "the seed state must advance"
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND") == "jax", reason="TensorFlow's side")
+def test_tensorflow_keeps_keras_s_refusal() -> None:
+    """On TensorFlow the layers call an operation XLA lacks: the mend must not apply there."""
+    from keras.src.trainers import trainer
+
+    assert not getattr(trainer.model_supports_jit, "augmentation_compiled", False)
+    from keras import layers
+
+    assert trainer.model_supports_jit(_augmenting_model(layers.RandomRotation(0.2))) is False
