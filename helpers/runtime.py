@@ -284,12 +284,12 @@ COMPILABLE_ON_JAX = ("RandomRotation", "RandomZoom", "RandomTranslation", "Rando
 
 
 def _compile_image_augmentation() -> None:
-    """Keras compiles no step of a model holding one layer that ``supports_jit`` not (with
-    ``jit_compile="auto"``, and it refuses ``True``). On JAX, uncompiled means every operation
-    of every step dispatched one at a time, on a CPU as on a TPU: 05's MobileNetV2, with
-    ``RandomRotation`` in front, trained and evaluated many times slower (issue 24's closing
-    note gives the measurements). Such a model is compiled when its only such layers are
-    ``COMPILABLE_ON_JAX``."""
+    """Keras compiles no step of a model that holds a layer whose ``supports_jit`` is False
+    (with ``jit_compile="auto"``; it refuses ``True``). On JAX, uncompiled means that each
+    operation of every step is dispatched on its own, whatever the device: on a CPU, 05's
+    MobileNetV2 with ``RandomRotation`` in front trained and evaluated many times slower
+    (issue 24's closing note gives the measurements). Such a model is compiled when its only
+    such layers are ``COMPILABLE_ON_JAX``."""
     from keras import layers
     from keras.src.trainers import trainer
 
