@@ -264,9 +264,8 @@ def test_compiled_augmentation_draws_the_images_uncompiled_draws(index: int) -> 
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND") == "jax", reason="TensorFlow's side")
 def test_tensorflow_keeps_keras_s_refusal() -> None:
     """On TensorFlow the layers call an operation XLA lacks: the mend must not apply there."""
+    from keras import layers
     from keras.src.trainers import trainer
 
     assert not getattr(trainer.model_supports_jit, "augmentation_compiled", False)
-    from keras import layers
-
     assert trainer.model_supports_jit(_augmenting_model(layers.RandomRotation(0.2))) is False
