@@ -408,7 +408,9 @@ def hidden(key: str, *tests: Test, points: float = 1.0, essential: tuple[str, ..
     ) + (f"; essential, so no points: {'; '.join(result.unmet)}" if result.unmet else "")
     print(("✓ " if result.passed else "✗ ") + line)
     if _grading_token is not None:
-        print(_grading_token, json.dumps({**asdict(result), "points": points}))
+        # one write: the kernel may flush its buffer between two, and the grader reads
+        # this line whole
+        print(f"{_grading_token} {json.dumps({**asdict(result), 'points': points})}")
     elif not result.passed and not _dry_run():
         raise AssertionError(line)
 

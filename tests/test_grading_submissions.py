@@ -23,6 +23,10 @@ __all__ = ["course"]  # the fixture, shared with test_grading
 
 RIGHT = ("squares = np.arange(10) ** 2", "mean_square = float(np.mean(squares))")
 FAKE_911 = 'exercises.check("91.1", ("ten values", lambda: True))'
+# an answer that prints in pieces, the kernel flushing between them
+IN_PIECES = ("import sys, time\nfor piece in ('one', ' two'):\n"
+             "    sys.stdout.write(piece)\n    sys.stdout.flush()\n    time.sleep(0.4)\n"
+             f"print()\n{RIGHT[0]}")
 
 
 def odd_but_valid(text: str) -> str:
@@ -72,6 +76,7 @@ def samples() -> dict[str, str]:
         # not honest: the check cell faked, with a real call beside the answer
         "faked_beside_extra": submission(master, f"{RIGHT[0]}\n{CHECK_911}", RIGHT[1],
                                          check_edits={"91.1": FAKE_911}),
+        "prints_in_pieces": submission(master, IN_PIECES, RIGHT[1]),
         "tampers": submission(master, "squares = [0] * 10", "mean_square = 28.5", check_edits={
             "91.1": FAKE_911, "91.2": None}),
         "odd_but_valid": odd_but_valid(correct),
@@ -208,6 +213,33 @@ def test_two_jobs_grade_as_one_does(graded) -> None:
         for name in names:
             read = (Path.read_text if kind == "feedback" else _as_run)
             assert read(folders[0] / name) == read(folders[1] / name), name
+
+
+def test_each_cell_keeps_one_output_per_stream_however_the_kernel_flushed(graded) -> None:
+    """Two gradings of one notebook compare equal, and a line is never cut in two."""
+    for _, csv_path in graded.values():
+        nb = json.loads((csv_path.parent / "grades" / "executed" / "prints_in_pieces.ipynb")
+                        .read_text())
+        for cell in nb["cells"]:
+            names = [o["name"] for o in cell.get("outputs", []) if o["output_type"] == "stream"]
+            assert len(names) == len(set(names)), cell["source"]
+        (answer,) = [c for c in nb["cells"] if "time.sleep" in "".join(c["source"])]
+        assert answer["outputs"][0]["text"] in ("one two\n", ["one two\n"])
+    assert graded[1][0]["prints_in_pieces"].scores == {"91.1": 1.0, "91.2": 2.0}
+
+
+def test_a_grading_line_cut_across_outputs_is_still_read() -> None:
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from helpers.grading.kernel import Prepared, recorded
+
+    line = 'tok {"key": "91.1", "points": 1.0}\n'
+    cell = new_code_cell("", outputs=[
+        new_output("stream", name="stdout", text=line[:9]),
+        new_output("stream", name="stderr", text="a warning\n"),
+        new_output("stream", name="stdout", text=line[9:])])
+    prepared = Prepared(new_notebook(cells=[cell]), {0: "grading"}, {0: ("91.1", "tok")}, [])
+    assert recorded(prepared) == {"91.1": {"key": "91.1", "points": 1.0}}
 
 
 def test_a_write_seen_while_two_ran_is_blamed_on_both_and_put_back(tmp_path) -> None:

@@ -182,6 +182,7 @@ def execute(prepared: Prepared, work: Path, log: Path, env: dict[str, str],
         **({"kernel_manager_class": manager} if manager is not None else {}),
         kernel_name="python3",
         allow_errors=True,
+        coalesce_streams=True,  # one output per stream and cell, however the kernel flushed
         interrupt_on_timeout=True,
         error_on_timeout={"ename": _TIMEOUT, "evalue": "", "traceback": []},
         timeout_func=lambda cell: max(
@@ -268,13 +269,12 @@ def recorded(prepared: Prepared) -> dict[str, dict[str, Any]]:
     """The results the grading cells printed after their tokens."""
     found: dict[str, dict[str, Any]] = {}
     for index, (key, token) in prepared.tokens.items():
-        streams = [o for o in prepared.nb.cells[index].get("outputs", [])
-                   if o.get("output_type") == "stream"]
-        for output in streams:
-            for line in output.get("text", "").splitlines():
-                if line.startswith(token + " ") and key not in found:
-                    try:
-                        found[key] = json.loads(line[len(token) + 1:])
-                    except json.JSONDecodeError:
-                        continue
+        text = "".join(o.get("text", "") for o in prepared.nb.cells[index].get("outputs", [])
+                       if o.get("output_type") == "stream" and o.get("name") == "stdout")
+        for line in text.splitlines():
+            if line.startswith(token + " ") and key not in found:
+                try:
+                    found[key] = json.loads(line[len(token) + 1:])
+                except json.JSONDecodeError:
+                    continue
     return found
