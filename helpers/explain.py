@@ -5,8 +5,9 @@ Maps are computed for a chosen class (here: ``defect``) from a model whose last 
 ``last conv -> GlobalAveragePooling2D -> Dense softmax`` (``helpers.models``). All three agree
 with tf-keras-vis 0.8.7 (``tests/test_explain.py`` states the tolerances), and they run on
 both Keras backends: the one step Keras 3 does not abstract, a gradient, is ``gradient``, with a
-TensorFlow and a JAX version that the tests check against each other, and ``class_gradient``,
-the same gradient of a model's class score compiled once per model (SmoothGrad's many passes).
+TensorFlow and a JAX version that the tests check against each other. The maps run steps
+compiled once per model (``helpers.compiled``): ``class_gradient`` for SmoothGrad's many passes,
+the feature maps for CAM, the feature maps and their gradient for Grad-CAM.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 from scipy import ndimage
 
+from helpers import compiled
 from helpers.models import LAST_CONV
 
 SMOOTHGRAD_SIGMA = 0.1  # MOTOR §7.2: sigma = 0.1, 50 samples
@@ -31,68 +33,50 @@ as many at a time as fit the same pixels (32 at 128 x 128), larger ones one at a
 CHUNK_SIDE = 520
 
 
+def _chunk_size(images: np.ndarray) -> int:
+    """Images per pass: ``CHUNK`` images' worth of pixels at ``CHUNK_SIDE``, at least one."""
+    h, w = np.shape(images)[1:3]
+    return max(1, CHUNK * CHUNK_SIDE**2 // (h * w))
+
+
 def _chunks(images: np.ndarray) -> list[slice]:
-    """Slices of ``images`` (n, h, w, ...) holding at most ``CHUNK`` images' worth of pixels
-    at ``CHUNK_SIDE``."""
-    n, h, w = np.shape(images)[:3]
-    size = max(1, CHUNK * CHUNK_SIDE**2 // (h * w))
+    """Slices of ``images`` (n, h, w, ...) of ``_chunk_size`` images (the last may hold fewer)."""
+    n, size = len(images), _chunk_size(images)
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _padded(step: Callable, batch: np.ndarray, size: int) -> list[np.ndarray]:
+    """``step``'s outputs for ``batch``, run with zero images added up to ``size``: every pass
+    of a model has one batch shape, compiled once (on JAX, each new shape is compiled again).
+    Each image's maps depend on that image only, so the padding changes none of them."""
+    n = len(batch)
+    full = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])
+    out = step(full)
+    return [keras.ops.convert_to_numpy(t)[:n] for t in (out if isinstance(out, tuple | list)
+                                                         else (out,))]
+
+
+def _traced_gradient(score: Callable, x: Any) -> Any:
+    """d sum(score(x)) / dx for a backend tensor ``x``, inside a compiled step or out."""
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return jax.grad(lambda v: jnp.sum(score(v)))(x)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(score(x))
+    return tape.gradient(total, x)
 
 
 def gradient(score: Callable, x: np.ndarray) -> np.ndarray:
     """d sum(score(x)) / dx for a float32 batch ``x`` (``tf.GradientTape`` or ``jax.grad``: the
     one step of Grad-CAM and SmoothGrad that Keras 3 leaves to the backend). Each sample's score
     depends on its own input only, so this is every sample's gradient at once."""
-    x = np.asarray(x, dtype=np.float32)
-    if keras.backend.backend() == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        return np.asarray(jax.grad(lambda v: jnp.sum(score(v)))(jnp.asarray(x)))
-    import tensorflow as tf
-
-    inputs = tf.convert_to_tensor(x)
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        total = tf.reduce_sum(score(inputs))
-    return tape.gradient(total, inputs).numpy()
-
-
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Per model, its compiled ``class_gradient`` step for each class (``_compile``)."""
-
-
-def _compile(model: keras.Model, class_index: int) -> Callable[[np.ndarray], Any]:
-    """``gradient`` of ``model(x)[:, class_index]`` as one compiled step (``jax.jit`` over
-    ``model.stateless_call``, or a ``tf.function``) that reads the model's weights at each call.
-    It holds the model weakly, so that ``_COMPILED`` lets go of both with the model."""
-    held = weakref.ref(model)
-    if keras.backend.backend() == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        def score(trainable: list, non_trainable: list, x: Any) -> Any:
-            out, _ = held().stateless_call(trainable, non_trainable, x, training=False)
-            return jnp.sum(out[:, class_index])
-
-        step = jax.jit(jax.grad(score, argnums=2))
-
-        def run(x: np.ndarray) -> Any:
-            m = held()
-            return step([v.value for v in m.trainable_variables],
-                        [v.value for v in m.non_trainable_variables], x)
-
-        return run
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def step(x: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            total = tf.reduce_sum(held()(x, training=False)[:, class_index])
-        return tape.gradient(total, x)
-
-    return step
+    x = keras.ops.convert_to_tensor(np.asarray(x, dtype=np.float32))
+    return keras.ops.convert_to_numpy(_traced_gradient(score, x))
 
 
 def class_gradient(model: keras.Model, x: np.ndarray, class_index: int) -> np.ndarray:
@@ -100,10 +84,13 @@ def class_gradient(model: keras.Model, x: np.ndarray, class_index: int) -> np.nd
     class and batch shape: SmoothGrad's many noisy batches run one compiled step instead of
     each operation one by one. Same values as ``gradient`` (tests/test_explain.py), with the
     model's weights as they are at each call."""
-    steps = _COMPILED.setdefault(model, {})
-    if class_index not in steps:
-        steps[class_index] = _compile(model, class_index)
-    return keras.ops.convert_to_numpy(steps[class_index](np.asarray(x, dtype=np.float32)))
+    held = weakref.ref(model)
+
+    def step() -> Callable:
+        return lambda x: _traced_gradient(lambda v: held()(v, training=False)[:, class_index], x)
+
+    run = compiled.per_model(model, ("gradient", class_index), step)
+    return keras.ops.convert_to_numpy(run(np.asarray(x, dtype=np.float32)))
 
 
 def _split_at(model: keras.Model, conv_layer: str) -> tuple[keras.Model, keras.Model]:
@@ -112,27 +99,51 @@ def _split_at(model: keras.Model, conv_layer: str) -> tuple[keras.Model, keras.M
     return keras.Model(model.input, conv), keras.Model(conv, model.output)
 
 
+def _feature_maps(model: keras.Model, conv_layer: str) -> Callable:
+    """The compiled step: images -> the feature maps of ``conv_layer``."""
+    def step() -> Callable:
+        features, _ = _split_at(model, conv_layer)
+        return lambda x: features(x, training=False)
+
+    return compiled.per_model(model, ("features", conv_layer), step)
+
+
+def _maps_and_gradients(model: keras.Model, conv_layer: str, class_index: int) -> Callable:
+    """The compiled step: images -> (feature maps z, d class score / d z)."""
+    def step() -> Callable:
+        features, head = _split_at(model, conv_layer)
+
+        def run(x: Any) -> tuple[Any, Any]:
+            z = features(x, training=False)
+            return z, _traced_gradient(lambda v: head(v, training=False)[:, class_index], z)
+
+        return run
+
+    return compiled.per_model(model, ("grad_cam", conv_layer, class_index), step)
+
+
 def cam(model: keras.Model, images: np.ndarray, class_index: int,
         conv_layer: str = LAST_CONV) -> np.ndarray:
     """Class activation maps (MOTOR eq. 18): M = sum_k W_kc z_k over the last conv feature
     maps z_k, with the output layer's weights W (bias ignored, as MOTOR). Shape (n, h, w)."""
-    features, _ = _split_at(model, conv_layer)
+    features = _feature_maps(model, conv_layer)
     weights = keras.ops.convert_to_numpy(model.layers[-1].kernel)[:, class_index]
-    return np.concatenate([
-        np.tensordot(keras.ops.convert_to_numpy(features(images[part], training=False)),
-                     weights, axes=1)
-        for part in _chunks(images)])
+    images = np.asarray(images, dtype=np.float32)
+    size = _chunk_size(images)
+    return np.concatenate([np.tensordot(_padded(features, images[part], size)[0], weights, axes=1)
+                           for part in _chunks(images)])
 
 
 def grad_cam(model: keras.Model, images: np.ndarray, class_index: int,
              conv_layer: str = LAST_CONV) -> np.ndarray:
     """Grad-CAM: ReLU of the feature maps weighted by the spatial mean of the gradients of the
     class score (the softmax output) with respect to them. Shape (n, h, w)."""
-    features, head = _split_at(model, conv_layer)
+    step = _maps_and_gradients(model, conv_layer, class_index)
+    images = np.asarray(images, dtype=np.float32)
+    size = _chunk_size(images)
     maps = []
     for part in _chunks(images):
-        z = keras.ops.convert_to_numpy(features(images[part], training=False))
-        grads = gradient(lambda v: head(v, training=False)[:, class_index], z)
+        z, grads = _padded(step, images[part], size)
         maps.append(np.maximum((z * grads.mean(axis=(1, 2), keepdims=True)).sum(axis=-1), 0.0))
     return np.concatenate(maps)
 
@@ -152,12 +163,13 @@ def smoothgrad(model: keras.Model, images: np.ndarray, class_index: int,
     axes = tuple(range(1, x.ndim))
     spread = sigma * (x.max(axis=axes) - x.min(axis=axes))
     rng = np.random.RandomState(seed)
-    total = np.zeros_like(x)
+    total, size = np.zeros_like(x), _chunk_size(x)
     for _ in range(samples):
         for part in _chunks(x):
             noisy = np.stack([image + rng.normal(0.0, scale, image.shape).astype(np.float32)
                               for image, scale in zip(x[part], spread[part], strict=True)])
-            total[part] += np.abs(class_gradient(model, noisy, class_index))
+            (grads,) = _padded(lambda b: class_gradient(model, b, class_index), noisy, size)
+            total[part] += np.abs(grads)
     return (total / samples).max(axis=-1)
 
 

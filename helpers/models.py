@@ -19,9 +19,14 @@ CAM needs, MOTOR §4.3), and re-training the last N of its 13 blocks with BatchN
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import keras
+import numpy as np
 from keras import layers
+
+from helpers import compiled
 
 MOBILENET_BLOCKS = 13
 LAST_CONV = "conv_pw_13_relu"  # the feature maps the GAP layer averages (CAM's z^(N-2))
@@ -40,13 +45,40 @@ def calibrate_batch_norm(model: keras.Model, images, chunk: int = 16) -> None:
     images at 520 px need the memory of 16). For a backbone *without* ImageNet weights only
     (quick mode offline, dry runs): its initial statistics (mean 0, variance 1) do not fit its
     random filters, so its frozen features would be badly scaled; this data-dependent
-    initialisation normalises them. Each layer's ``trainable`` flag and momentum are restored
-    afterwards."""
+    initialisation normalises them. The passes run in training mode (each layer normalises
+    with its batch's statistics), compiled once per model (``helpers.compiled``); each layer's
+    ``trainable`` flag is restored afterwards."""
     norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
-    saved = [(layer.trainable, layer.momentum) for layer in norms]
-    for i, start in enumerate(range(0, len(images), chunk)):
-        for layer in norms:  # moving = the running average of the passes so far
-            layer.trainable, layer.momentum = True, i / (i + 1)
-        model(images[start:start + chunk], training=True)
-    for layer, (trainable, momentum) in zip(norms, saved, strict=True):
-        layer.trainable, layer.momentum = trainable, momentum
+    if not norms:
+        return
+    saved = [layer.trainable for layer in norms]
+    for layer in norms:  # a frozen BatchNorm layer would normalise with its moving statistics
+        layer.trainable = True
+    try:
+        step = compiled.per_model(model, ("batch statistics",),
+                                  lambda: _batch_statistics(model.inputs, norms))
+        passes = [[keras.ops.convert_to_numpy(t) for t in step(images[start:start + chunk])]
+                  for start in range(0, len(images), chunk)]
+    finally:
+        for layer, trainable in zip(norms, saved, strict=True):
+            layer.trainable = trainable
+    for i, layer in enumerate(norms):
+        layer.moving_mean.assign(np.mean([p[2 * i] for p in passes], axis=0))
+        layer.moving_variance.assign(np.mean([p[2 * i + 1] for p in passes], axis=0))
+
+
+def _batch_statistics(inputs: Any, norms: list[layers.BatchNormalization]) -> Callable:
+    """The step: a batch -> the mean and variance of each layer's input over all but its
+    channel axis, as the layer computes them in training mode (``keras.ops.moments``), in one
+    list (mean, variance, mean, ...). ``inputs``: the model's inputs, not the model, which
+    ``helpers.compiled`` holds only weakly."""
+    probe = keras.Model(inputs, [layer.input for layer in norms])
+
+    def step(x: Any) -> list[Any]:
+        statistics = []
+        for layer, z in zip(norms, keras.tree.flatten(probe(x, training=True)), strict=True):
+            axes = [a for a in range(len(z.shape)) if a != layer.axis % len(z.shape)]
+            statistics += keras.ops.moments(keras.ops.cast(z, "float32"), axes)
+        return statistics
+
+    return step

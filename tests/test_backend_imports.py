@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HELPERS = sorted((ROOT / "helpers").rglob("*.py"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # Modules with a TensorFlow path beside a TensorFlow-free one, imported inside functions.
-ALLOWED_INSIDE_FUNCTIONS = {"runtime.py", "distribute.py", "pipelines.py", "explain.py"}
+ALLOWED_INSIDE_FUNCTIONS = {"runtime.py", "distribute.py", "pipelines.py", "explain.py",
+                            "compiled.py"}
 
 
 def _tensorflow_imports(tree: ast.AST) -> list[ast.stmt]:

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import explain
+from helpers import compiled, explain
 
 needs_tf_keras_vis = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf-keras-vis needs the TensorFlow backend"
@@ -196,27 +196,62 @@ def test_class_gradient_is_gradient_compiled_once_with_the_current_weights(model
     def eager(m, x):
         return explain.gradient(lambda v: m(v, training=False)[:, 1], x)
 
-    compiled = explain.class_gradient(clone, images, 1)
-    np.testing.assert_allclose(compiled, eager(clone, images), rtol=1e-4, atol=1e-7)
-    step = explain._COMPILED[clone][1]
+    before = explain.class_gradient(clone, images, 1)
+    np.testing.assert_allclose(before, eager(clone, images), rtol=1e-4, atol=1e-7)
+    step = compiled.STEPS[clone]["gradient", 1]
     assert explain.class_gradient(clone, images[:2], 0).shape == images[:2].shape
-    assert set(explain._COMPILED[clone]) == {0, 1}  # one step per class
+    assert set(compiled.STEPS[clone]) == {("gradient", 0), ("gradient", 1)}  # one per class
 
     clone.layers[-1].kernel.assign(2 * clone.layers[-1].kernel)  # the weights change: the
     np.testing.assert_allclose(explain.class_gradient(clone, images, 1),  # step reads them anew
                                eager(clone, images), rtol=1e-4, atol=1e-7)
-    assert explain._COMPILED[clone][1] is step
-    assert not np.allclose(explain.class_gradient(clone, images, 1), compiled)
+    assert compiled.STEPS[clone]["gradient", 1] is step
+    assert not np.allclose(explain.class_gradient(clone, images, 1), before)
 
 
-def test_class_gradient_lets_go_of_a_deleted_model(model_and_images):
+def _eager_maps(model, images, class_index):
+    """CAM and Grad-CAM computed op by op, as MOTOR's eq. 18 and Grad-CAM state them."""
+    conv = model.get_layer(CONV).output
+    features, head = keras.Model(model.input, conv), keras.Model(conv, model.output)
+    z = keras.ops.convert_to_numpy(features(images, training=False))
+    weights = keras.ops.convert_to_numpy(model.layers[-1].kernel)[:, class_index]
+    grads = explain.gradient(lambda v: head(v, training=False)[:, class_index], z)
+    return {"cam": np.tensordot(z, weights, axes=1),
+            "grad_cam": np.maximum((z * grads.mean(axis=(1, 2), keepdims=True)).sum(-1), 0)}
+
+
+def test_cam_and_grad_cam_compile_once_per_model_and_read_the_current_weights(
+        model_and_images):
+    model, images = model_and_images
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    first = None
+    for _ in range(2):  # the second time with new weights, through the steps compiled first
+        ours = {"cam": explain.cam(clone, images, 1, CONV),
+                "grad_cam": explain.grad_cam(clone, images, 1, CONV)}
+        for method, expected in _eager_maps(clone, images, 1).items():
+            np.testing.assert_allclose(ours[method], expected, rtol=1e-4, atol=1e-6,
+                                       err_msg=method)
+        steps = dict(compiled.STEPS[clone])
+        assert set(steps) == {("features", CONV), ("grad_cam", CONV, 1)}
+        first = first or steps
+        assert all(steps[key] is first[key] for key in steps)
+        conv = clone.get_layer(CONV)
+        conv.kernel.assign(conv.kernel * -1.5)
+    assert explain.grad_cam(clone, images, 0, CONV).shape == (3, 7, 7)
+    assert ("grad_cam", CONV, 0) in compiled.STEPS[clone]  # one step per class
+
+
+def test_the_compiled_steps_let_go_of_a_deleted_model(model_and_images):
     import gc
     import weakref
 
     _, images = model_and_images
     model = keras.models.clone_model(model_and_images[0])
     explain.class_gradient(model, images, 0)
-    assert model in explain._COMPILED
+    explain.cam(model, images, 0, CONV)
+    explain.grad_cam(model, images, 0, CONV)
+    assert len(compiled.STEPS[model]) == 3
     gone = weakref.ref(model)
     del model
     gc.collect()

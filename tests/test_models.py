@@ -143,3 +143,29 @@ def test_calibration_in_chunks_averages_the_batch_statistics() -> None:
     np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_variance),
                                chunk_variances, rtol=1e-2)
     assert norm.momentum == 0.99 and norm.trainable
+
+
+def test_calibration_is_compiled_once_per_model_and_lets_go_of_it() -> None:
+    import gc
+    import weakref
+
+    import keras
+    import numpy as np
+
+    from helpers import compiled, models
+
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1),
+                              keras.layers.BatchNormalization()])
+    rng = np.random.default_rng(1)
+    models.calibrate_batch_norm(model, rng.normal(0.0, 1.0, (32, 4, 4, 3)).astype("float32"))
+    step = compiled.STEPS[model]["batch statistics",]
+    images = rng.normal(5.0, 2.0, (32, 4, 4, 3)).astype("float32")  # new images, same step
+    models.calibrate_batch_norm(model, images)
+    assert compiled.STEPS[model]["batch statistics",] is step
+    features = keras.ops.convert_to_numpy(model.layers[0](images))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.layers[1].moving_mean),
+                               features.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    gone = weakref.ref(model)
+    del model, step
+    gc.collect()
+    assert gone() is None, "the compiled step keeps a deleted model alive"
