@@ -34,9 +34,10 @@ CHUNK_SIDE = 520
 
 
 def _chunk_size(images: np.ndarray) -> int:
-    """Images per pass: ``CHUNK`` images' worth of pixels at ``CHUNK_SIDE``, at least one."""
-    h, w = np.shape(images)[1:3]
-    return max(1, CHUNK * CHUNK_SIDE**2 // (h * w))
+    """Images per pass: ``CHUNK`` images' worth of pixels at ``CHUNK_SIDE``, at least one,
+    at most all of ``images`` (so padding a last pass at most doubles the work)."""
+    n, h, w = np.shape(images)[:3]
+    return max(1, min(n, CHUNK * CHUNK_SIDE**2 // (h * w)))
 
 
 def _chunks(images: np.ndarray) -> list[slice]:

@@ -176,16 +176,33 @@ def test_a_pass_holds_two_520_px_images_worth_of_pixels(side: int, per_pass: int
     assert all(a.stop == b.start for a, b in zip(parts, parts[1:], strict=False))
 
 
-def test_the_maps_do_not_depend_on_how_the_images_are_chunked(model_and_images, monkeypatch):
+@pytest.mark.parametrize(("side", "passes"), [(10, [1, 1, 1]), (64, [2, 2])])
+def test_the_maps_do_not_depend_on_how_the_images_are_chunked(model_and_images, monkeypatch,
+                                                              side, passes):
+    """One pass of three images, against one image per pass and two per pass (the last pass:
+    one image and one of zeros)."""
     model, images = model_and_images
     whole = {f.__name__: f(model, images, 0, CONV) for f in (explain.cam, explain.grad_cam)}
     whole["smoothgrad"] = explain.smoothgrad(model, images, 0, samples=2, seed=3)
-    monkeypatch.setattr(explain, "CHUNK_SIDE", 10_000)  # one image per pass
+    monkeypatch.setattr(explain, "CHUNK_SIDE", side)
+    seen = []
+    real = explain._padded
+    monkeypatch.setattr(explain, "_padded", lambda step, batch, size: (
+        seen.append(size), real(step, batch, size))[1])
     for f in (explain.cam, explain.grad_cam):
         np.testing.assert_allclose(f(model, images, 0, CONV), whole[f.__name__], rtol=1e-4,
                                    atol=1e-6)
+        assert seen == passes, f.__name__
+        seen.clear()
     np.testing.assert_allclose(explain.smoothgrad(model, images, 0, samples=2, seed=3),
                                whole["smoothgrad"], rtol=1e-4, atol=1e-6)
+    assert seen == passes * 2  # two samples
+
+
+def test_a_batch_smaller_than_a_pass_is_not_padded() -> None:
+    images = np.zeros((3, 64, 64, 3), np.float32)
+    assert explain._chunk_size(images) == 3 and explain._chunks(images) == [slice(0, 3)]
+    assert explain._chunk_size(np.zeros((300, 64, 64, 3))) == 132  # 2 x 520^2 / 64^2
 
 
 def test_class_gradient_is_gradient_compiled_once_with_the_current_weights(model_and_images):
