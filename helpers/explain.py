@@ -34,10 +34,9 @@ CHUNK_SIDE = 520
 
 
 def _chunk_size(images: np.ndarray) -> int:
-    """Images per pass: ``CHUNK`` images' worth of pixels at ``CHUNK_SIDE``, at least one,
-    at most all of ``images`` (so padding a last pass at most doubles the work)."""
-    n, h, w = np.shape(images)[:3]
-    return max(1, min(n, CHUNK * CHUNK_SIDE**2 // (h * w)))
+    """Images per pass: ``CHUNK`` images' worth of pixels at ``CHUNK_SIDE``, at least one."""
+    h, w = np.shape(images)[1:3]
+    return max(1, CHUNK * CHUNK_SIDE**2 // (h * w))
 
 
 def _chunks(images: np.ndarray) -> list[slice]:
@@ -48,7 +47,8 @@ def _chunks(images: np.ndarray) -> list[slice]:
 
 def _padded(step: Callable, batch: np.ndarray, size: int) -> list[np.ndarray]:
     """``step``'s outputs for ``batch``, run with zero images added up to ``size``: every pass
-    of a model has one batch shape, compiled once (on JAX, each new shape is compiled again).
+    of a model has one batch shape, compiled once (on JAX, each new shape is compiled again;
+    a pass costs at most ``CHUNK`` images at ``CHUNK_SIDE``, far less than a compilation).
     Each image's maps depend on that image only, so the padding changes none of them."""
     n = len(batch)
     full = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])

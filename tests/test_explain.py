@@ -199,10 +199,17 @@ def test_the_maps_do_not_depend_on_how_the_images_are_chunked(model_and_images, 
     assert seen == passes * 2  # two samples
 
 
-def test_a_batch_smaller_than_a_pass_is_not_padded() -> None:
-    images = np.zeros((3, 64, 64, 3), np.float32)
-    assert explain._chunk_size(images) == 3 and explain._chunks(images) == [slice(0, 3)]
-    assert explain._chunk_size(np.zeros((300, 64, 64, 3))) == 132  # 2 x 520^2 / 64^2
+def test_every_pass_of_a_model_has_the_same_batch_shape(model_and_images, monkeypatch) -> None:
+    """Three images, or two, at 64 px go in one pass of 132 (2 x 520^2 / 64^2), padded."""
+    model, images = model_and_images
+    shapes = []
+    real = explain._padded
+    monkeypatch.setattr(explain, "_padded", lambda step, batch, size: real(
+        lambda full: (shapes.append(full.shape), step(full))[1], batch, size))
+    for x in (images, images[:2]):
+        explain.cam(model, x, 0, CONV)
+        explain.grad_cam(model, x, 0, CONV)
+    assert shapes == [(132, SIZE, SIZE, 3)] * 4
 
 
 def test_class_gradient_is_gradient_compiled_once_with_the_current_weights(model_and_images):
