@@ -15,9 +15,10 @@ caches them in ``LAB_CACHE/pretrained/`` as ``<name>-<digest>.weights.h5`` (the 
 the recipe, so a changed recipe trains anew) beside a JSON of how they were made; a classroom's
 read-only cache is read, and what is trained goes to ``runtime.own_cache_dir()``. The file is
 written under another name and renamed when complete: an interrupted run trains again, never
-loads half a file. Training on TensorFlow or JAX gives a file both load. ``build_many(names,
-jobs)`` (``python -m helpers pretrain``, ``make run``) trains several, ``jobs`` at once in
-worker processes.
+loads half a file. One process at a time trains a recipe: another that needs it meanwhile
+waits and loads the weights. Training on TensorFlow or JAX gives a file both load.
+``build_many(names, jobs)`` (``python -m helpers pretrain``, ``make run``) trains several,
+``jobs`` at once in worker processes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import keras
 from tqdm.auto import tqdm
 
 from helpers.callbacks import OptimizerBuilt
+from helpers.datasets.unpack import one_at_a_time
 from helpers.runtime import (
     cache_dir,
     device_platforms,
@@ -356,7 +358,21 @@ def build(name: str, progress: bool = True, on_step: Callable[[], None] | None =
 
 def ensure(name: str, progress: bool = True) -> Pretrained:
     """The cached weights of ``name``, trained first when they are not cached yet."""
-    return cached(name) or build(name, progress)
+    return cached(name) or _once(name, lambda: build(name, progress))
+
+
+def _once(name: str, train: Callable[[], Pretrained]) -> Pretrained:
+    """``train()``, one process at a time per recipe (``unpack.one_at_a_time``): a process
+    that waited for another one training the same recipe (two notebooks open at once, the two
+    halves of a test run) says so and loads its weights instead of training them again."""
+    path = weights_path(name)
+    ensure_writable(path.parent)
+
+    def waiting() -> None:
+        print(f"{name}: another process is pretraining it; waiting for its weights", flush=True)
+
+    with one_at_a_time(path, waiting):
+        return cached(name) or train()
 
 
 def build_many(names: Sequence[str], jobs: int, built: Callable[[Pretrained], None]) -> None:
@@ -431,8 +447,9 @@ def _worker(me: int, recipes: Mapping[str, Recipe], tasks: Any, events: Any, at_
             return
         events.put(("start", me, name, None))
         try:
-            made = build(name, progress=False, at_once=at_once,
-                         on_step=lambda name=name: events.put(("step", me, name, None)))
+            made = _once(name, lambda name=name: build(
+                name, progress=False, at_once=at_once,
+                on_step=lambda: events.put(("step", me, name, None))))
         except Exception as err:  # noqa: BLE001  (sent to the parent, which raises it)
             events.put(("failed", me, name, f"{type(err).__name__}: {err}"))
         else:

@@ -1,14 +1,17 @@
-"""Two processes preparing the same dataset or downloading the same file at once (a parallel
-``make run``, two notebooks open at once) take turns (``unpack.one_at_a_time``): both get a good
-copy, built or fetched once. The processes are real (spawned, like a second kernel), kept for
-the module (each imports Keras once), and start each task together at a barrier; a slow build
-or transfer (``STALL``) makes sure the two overlap."""
+"""Two processes preparing the same dataset, downloading the same file or pretraining the same
+backbone at once (a parallel ``make run``, two notebooks open at once) take turns
+(``unpack.one_at_a_time``): both get a good copy, built, fetched or trained once. The processes
+are real (spawned, like a second kernel), kept for the module (each imports Keras once), and
+start each task together at a barrier; a slow build, transfer or training (``STALL``) makes
+sure the two overlap."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
+import io
 import multiprocessing
 import os
 import time
@@ -21,7 +24,7 @@ from unittest import mock
 
 import pytest
 
-from helpers import datasets, runtime
+from helpers import datasets, pretrain, runtime
 from helpers.datasets import Dataset, Manifest, Remote
 from helpers.datasets.download import download
 
@@ -89,6 +92,26 @@ def _download(url: str, dest: str) -> str:
         return str(download(Remote("blob.bin", (url,), SHA), Path(dest), progress=False))
 
 
+def _pretrain(cache: str, log: str) -> tuple[str, str, str]:
+    """``pretrain.ensure`` of a tiny VGG16 recipe whose training starts ``STALL`` seconds late
+    and is noted in ``log``: the weights' path, their digest and what the process printed."""
+    os.environ.update(LAB_CACHE=cache, LAB_OFFLINE="1")
+    pretrain.RECIPES["VGG16"] = pretrain.Recipe("VGG16", 32, steps=2, batch=4, per_class=1)
+    build = pretrain.build
+
+    def slow_build(*args: object, **kwargs: object) -> pretrain.Pretrained:
+        with Path(log).open("a") as notes:
+            notes.write(f"trained by {os.getpid()}\n")
+        time.sleep(STALL)
+        return build(*args, **kwargs)
+
+    printed = io.StringIO()
+    with mock.patch.object(pretrain, "build", slow_build), contextlib.redirect_stdout(printed):
+        _together.wait(WAIT)
+        made = pretrain.ensure("VGG16", progress=False)
+    return str(made.path), made.info["sha256"], printed.getvalue()
+
+
 # --- the tests --------------------------------------------------------------------------------
 
 def test_two_processes_preparing_one_dataset_build_it_once(two_workers, tmp_path) -> None:
@@ -148,3 +171,17 @@ def test_two_processes_finding_one_bad_copy_replace_it_once(two_workers, file_se
     assert file_server.requests == [("blob.bin", None)]
     assert (dest.parent / "blob.bin.bad").read_bytes() == PAYLOAD[:1000]
     assert sorted(p.name for p in dest.parent.iterdir()) == ["blob.bin", "blob.bin.bad"]
+
+
+def test_two_processes_pretraining_one_backbone_train_it_once(two_workers, tmp_path) -> None:
+    """The second waits, says so, and loads the first one's weights."""
+    log = tmp_path / "trainings.log"
+    results = _at_once(two_workers, _pretrain, str(tmp_path / "cache"), str(log))
+    assert len(log.read_text().splitlines()) == 1, log.read_text()
+    (path, digest, _), (other_path, other_digest, _) = results
+    assert path == other_path and digest == other_digest
+    said = [printed for _, _, printed in results]
+    assert sorted("VGG16: another process is pretraining it; waiting for its weights" in text
+                  for text in said) == [False, True], said
+    folder = Path(path).parent
+    assert sorted(p.suffix for p in folder.iterdir()) == [".h5", ".json"]  # no .lock left

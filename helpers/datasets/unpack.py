@@ -23,21 +23,28 @@ except ImportError:  # native Windows has no flock: builds and downloads there a
 
 
 @contextlib.contextmanager
-def one_at_a_time(dest: Path) -> Iterator[None]:
+def one_at_a_time(dest: Path, waiting: Callable[[], object] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``<dest name>.lock`` beside ``dest`` for the ``with`` block,
     waiting while another process holds it: two kernels (a parallel ``make run``, two notebooks
-    open at once) preparing the same dataset or downloading the same file take turns instead of
-    sharing one ``.tmp`` folder or ``.part`` file. An ``flock``: the system releases it when its
-    process ends, however it ends. The lock file is removed at the block's end (the cache keeps
-    only data); one left by a process that died is harmless, and taken over by the next.
-    ``dest``'s folder must exist. Without ``fcntl`` (native Windows) nothing is locked."""
+    open at once) preparing the same dataset, downloading the same file or pretraining the same
+    backbone take turns instead of sharing one ``.tmp`` folder or ``.part`` file. ``waiting()``
+    is called once before this process waits (to say so). An ``flock``: the system releases it
+    when its process ends, however it ends. The lock file is removed at the block's end (the
+    cache keeps only data); one left by a process that died is harmless, and taken over by the
+    next. ``dest``'s folder must exist. Without ``fcntl`` (native Windows) nothing is locked."""
     if fcntl is None:
         yield
         return
     lock = dest.with_name(dest.name + ".lock")
     while True:
         fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                waiting()
+                waiting = None
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             if os.path.samestat(os.fstat(fd), os.stat(lock)):
                 break
