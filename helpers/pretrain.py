@@ -363,8 +363,8 @@ def ensure(name: str, progress: bool = True) -> Pretrained:
 
 def _once(name: str, train: Callable[[], Pretrained]) -> Pretrained:
     """``train()``, one process at a time per recipe (``unpack.one_at_a_time``): a process
-    that waited for another one training the same recipe (two notebooks open at once, the two
-    halves of a test run) says so and loads its weights instead of training them again."""
+    that waited for another one training the same recipe (two notebooks open at once, or run
+    side by side) says so and loads its weights instead of training them again."""
     path = weights_path(name)
     ensure_writable(path.parent)
 
