@@ -58,7 +58,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -118,6 +120,24 @@ class Result:
         ) + unmet
 
 
+@contextmanager
+def _machinery_quiet() -> Iterator[None]:
+    """The grading machinery's own noise, kept out of the cells while it runs answers and
+    tests: Keras's warning that a model answer's optimizer was not restored (a model compiled
+    but trained through another, as 07's, saves an unbuilt one: its ``optimizer.iterations``
+    then reads 0, which the tests see) and TensorFlow's advice on retracing, which predictions
+    on several models and batch shapes in a row trigger. Other warnings still show."""
+    tensorflow_log = logging.getLogger("tensorflow")
+    level = tensorflow_log.level
+    tensorflow_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            yield
+    finally:
+        tensorflow_log.setLevel(level)
+
+
 def _short(err: Exception) -> str:
     text = str(err).strip().splitlines()
     detail = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
@@ -132,7 +152,8 @@ def evaluate(key: str, tests: tuple[Test, ...], answers: Answers | None = None) 
     undefined = ""
     for label, test in tests:
         try:
-            holds = bool(test() if answers is None else test(answers))
+            with _machinery_quiet():
+                holds = bool(test() if answers is None else test(answers))
         except Unanswered as err:
             wrong.append(f"{label} ({err})")
             continue
@@ -178,8 +199,9 @@ class Answers(Mapping[str, Any]):
         if isinstance(value, _Model):  # loaded when a test first reads it, in safe mode
             import keras
 
-            value = self.values[name] = keras.saving.load_model(
-                self.folder / value.file, safe_mode=True)
+            with _machinery_quiet():
+                value = self.values[name] = keras.saving.load_model(
+                    self.folder / value.file, safe_mode=True)
         return value
 
     def __iter__(self) -> Iterator[str]:
@@ -233,7 +255,8 @@ def _write(folder: Path, thunks: dict[str, Callable[[], object]]) -> None:
     arrays = {}
     for name, thunk in thunks.items():
         try:
-            computed = thunk()
+            with _machinery_quiet():
+                computed = thunk()
         except NameError as err:
             record["missing"][name] = [f"{err.name or 'a name'} is not defined", err.name or ""]
             continue

@@ -8,7 +8,9 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import logging
 import sys
+import warnings
 from types import ModuleType
 
 import numpy as np
@@ -289,6 +291,38 @@ def test_a_model_crosses_over_as_a_file_loaded_in_safe_mode(ex, capsys) -> None:
                                              strict=True))))
     with pytest.raises(AssertionError, match="Lambda"):  # code in a model is never loaded
         ex.hidden("94.2", ("loads", lambda a: a["lambda_model"] is not None))
+    capsys.readouterr()
+
+
+def test_the_machinery_s_own_warnings_stay_out_of_the_cells_and_a_student_s_show(
+        ex, capsys, caplog) -> None:
+    """A model trained through another (07's ``on_device``) saves an optimizer that was never
+    built: loading the answer warns that it was not restored, and predictions on several
+    models make TensorFlow advise on retracing. Neither is the student's business; a warning
+    of the student's own code still shows."""
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    outer = keras.Sequential([keras.Input((3,)), model])
+    outer.compile(optimizer="adam", loss="mse")
+    outer.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)
+
+    def advice() -> int:
+        logging.getLogger("tensorflow").warning("5 out of the last 5 calls triggered retracing")
+        warnings.warn("the student's own warning", UserWarning, stacklevel=1)
+        return 1
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ex.answers("94.4", model=lambda: model, advice=advice)
+        ex.hidden("94.4", ("never trained itself", lambda a: int(
+            a["model"].optimizer.iterations) == 0 and a["advice"] == 1))
+    said = [str(w.message) for w in seen]
+    assert not [m for m in said if "Skipping variable loading" in m], said
+    assert "the student's own warning" in said
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    assert logging.getLogger("tensorflow").level == logging.NOTSET  # put back
     capsys.readouterr()
 
 
