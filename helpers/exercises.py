@@ -199,9 +199,8 @@ class Answers(Mapping[str, Any]):
         if isinstance(value, _Model):  # loaded when a test first reads it, in safe mode
             import keras
 
-            with _machinery_quiet():
-                value = self.values[name] = keras.saving.load_model(
-                    self.folder / value.file, safe_mode=True)
+            value = self.values[name] = keras.saving.load_model(
+                self.folder / value.file, safe_mode=True)
         return value
 
     def __iter__(self) -> Iterator[str]:
