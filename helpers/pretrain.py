@@ -129,18 +129,15 @@ class Recipe:
 
 
 # Measured with benchmarks/pretrain_probe.py and pretrain_targets.py (the closing notes of
-# issues 21 and 24 give the tables: MobileNetV2's first 200 steps at 48 px cost a third less
-# than all 300 at 96 px, and its probes on 05's stand-ins stayed within their intervals). In
-# the order ``python -m helpers pretrain`` starts them: of the orders measured two at once on
-# 2 cores, this one took the least time (issue 21's note).
+# issue 21 give the tables). In the order ``python -m helpers pretrain`` starts them: of the
+# orders measured two at once on 2 cores, this one took the least time (issue 21's note).
 RECIPES: dict[str, Recipe] = {
     "VGG16": Recipe("VGG16", 48, steps=250, lr=3e-4, kernel_init="he_normal",
                     factor_heads=True, small_size=32, small_steps=200),  # 03, 04
     # 07: 64 px crops of plates enlarged to 128 px, each holding its mark (helpers.synth.plates)
     "MobileNet_224": Recipe("MobileNet", 64, steps=600, per_class=120, factor_heads=True,
                             source="plates"),
-    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300, source="garden",
-                             small_size=48, small_steps=200),  # 05
+    "MobileNetV2_96": Recipe("MobileNetV2", 96, steps=300, source="garden"),  # 05
     "EfficientNetB0": Recipe("EfficientNetB0", 32, steps=200, per_class=100,
                              source="cifar"),  # 06
 }
