@@ -118,8 +118,8 @@ test-jax-dryrun: $(STAMP_JAX)
 
 # The quick notebooks on JAX under nbval: each lesson's quick path as it runs without TensorFlow
 # (a lesson's JAX-only fault shows here, and its verdicts are asserted on JAX too). Not a part of
-# `make test`: on 2 cores it would take make test past 30 minutes (issue 24's closing notes have
-# the figures); CI runs it after make test. It shares the data cache with the TensorFlow
+# `make test`: on 2 cores it would take make test well past 20 minutes (issue 24's closing notes
+# have the figures); CI runs it after make test. It shares the data cache with the TensorFlow
 # notebooks: their stand-ins and course-pretrained backbones (a file trained on TensorFlow loads
 # on JAX), pretraining on JAX only what is missing (one process at a time per recipe); its own
 # build and results folders; the notebooks' default XLA options (JAX_TEST_XLA_FLAGS would slow
