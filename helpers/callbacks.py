@@ -28,7 +28,9 @@ class OptimizerBuilt(keras.callbacks.Callback):
     makes them inside that first trace, and TensorFlow traces a function that creates variables
     a second time, a large part of the first epoch of 06's EfficientNetB0 on a CPU
     (benchmarks/first_epoch.py measures it). JAX, and TensorFlow under a strategy, build it
-    before tracing already; an optimizer already built is left alone."""
+    before tracing already; an optimizer already built is left alone. A metric given as a
+    string (``"accuracy"``) is made inside that trace too, once Keras sees the labels, so the
+    notebooks whose models trace longest (06, 07) give theirs as objects."""
 
     async_safe = True  # it has no batch hook
 
