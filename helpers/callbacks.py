@@ -30,7 +30,7 @@ class OptimizerBuilt(keras.callbacks.Callback):
     (benchmarks/first_epoch.py measures it). JAX, and TensorFlow under a strategy, build it
     before tracing already; an optimizer already built is left alone. A metric given as a
     string (``"accuracy"``) is made inside that trace too, once Keras sees the labels, so the
-    notebooks whose models trace longest (06, 07) give theirs as objects."""
+    notebooks whose models trace longest (05, 06, 07) give theirs as objects."""
 
     async_safe = True  # it has no batch hook
 
