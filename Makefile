@@ -64,6 +64,8 @@ endef
 # TensorFlow notebooks, which pretrain the backbones on first use, beside the JAX dry run; then
 # the TensorFlow unit tests and the JAX unit tests). Each part's output is printed whole when it
 # ends. `make test-tensorflow` and `make test-jax` run one backend's two parts.
+# The last line adds the parts' CPU seconds (user + system, from the shell's `times`) and that
+# over the cores: no order or overlap of the same work takes less wall time.
 TEST_PARTS := test-tensorflow-notebooks test-jax-dryrun test-tensorflow-units test-jax-units
 
 test: $(STAMP) $(STAMP_JAX)
@@ -71,7 +73,11 @@ test: $(STAMP) $(STAMP_JAX)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_PARTS); \
 	status=$$?; \
-	echo "make test: the four parts took $$(( $$(date +%s) - start )) s, exit status $$status"; \
+	times_file=$$(mktemp); times > $$times_file; \
+	cpu=$$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($$i, t, /[ms]/); \
+		s += t[1] * 60 + t[2] } printf "%.0f", s }' $$times_file); rm -f $$times_file; \
+	echo "make test: the four parts took $$(( $$(date +%s) - start )) s (CPU $$cpu s; over" \
+		"$$(nproc) cores at least $$(( cpu / $$(nproc) )) s), exit status $$status"; \
 	exit $$status
 
 test-tensorflow: test-tensorflow-units test-tensorflow-notebooks
