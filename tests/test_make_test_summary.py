@@ -22,11 +22,13 @@ BUSY = ("import sys, time\nstart = time.process_time()\nwhile time.process_time(
 def test_the_last_line_gives_wall_and_cpu_seconds_and_the_parts_status(tmp_path: Path) -> None:
     parts = tmp_path / "parts.py"
     parts.write_text(BUSY)
-    stamp = tmp_path / "stamp"
-    stamp.touch()
+    stamps = [tmp_path / "installed", tmp_path / "installed-jax"]  # up to date: nothing installs
+    for stamp in stamps:
+        stamp.touch()
+        os.utime(stamp, (stamp.stat().st_atime, stamp.stat().st_mtime + 10 * 365 * 86400))
     done = subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), "test", f"MAKE={sys.executable} {parts}",
-         f"STAMP={stamp}", f"STAMP_JAX={stamp}", f"JAX_TEST_CACHE={tmp_path / 'jax-cache'}"],
+         f"STAMP={stamps[0]}", f"STAMP_JAX={stamps[1]}", f"JAX_TEST_CACHE={tmp_path / 'jax'}"],
         capture_output=True, text=True, timeout=120, env={**os.environ, "MAKEFLAGS": ""},
     )
     last = done.stdout.strip().splitlines()[-1]
