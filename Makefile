@@ -76,8 +76,9 @@ test: $(STAMP) $(STAMP_JAX)
 	times_file=$$(mktemp); times > $$times_file; \
 	cpu=$$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($$i, t, /[ms]/); \
 		s += t[1] * 60 + t[2] } printf "%.0f", s }' $$times_file); rm -f $$times_file; \
-	echo "make test: the four parts took $$(( $$(date +%s) - start )) s (CPU $$cpu s; over" \
-		"$$(nproc) cores at least $$(( cpu / $$(nproc) )) s), exit status $$status"; \
+	cores=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); \
+	echo "make test: the four parts took $$(( $$(date +%s) - start )) s (CPU $${cpu:-0} s;" \
+		"over $$cores cores at least $$(( $${cpu:-0} / cores )) s), exit status $$status"; \
 	exit $$status
 
 test-tensorflow: test-tensorflow-units test-tensorflow-notebooks
